@@ -1,0 +1,180 @@
+/**
+ * Configuration: read once from the environment (CONTRACT.md §2 plus Herald's internal
+ * settings), validated, frozen and passed down. Modules never read `process.env` themselves.
+ */
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const LOG_FORMATS = ["auto", "pretty", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export interface NatsConfig {
+  /** Server URLs without credentials. */
+  readonly servers: readonly string[];
+  readonly user?: string;
+  readonly pass?: string;
+}
+
+export interface Config {
+  readonly nats: NatsConfig;
+  /** PRESENCE_TTL_MS: default conn timeout. */
+  readonly ttlMs: number;
+  /** PRESENCE_MAX_TTL_MS: largest accepted `ttl_ms`. */
+  readonly maxTtlMs: number;
+  /** PRESENCE_GRACE_MS: grace before a user with no live conn is offline. */
+  readonly graceMs: number;
+  /** PRESENCE_AWAY_AFTER_MS: inactivity before `online` turns `away`. */
+  readonly awayAfterMs: number;
+  readonly logLevel: LogLevel;
+  /** LOG_FORMAT: `pretty` for people, `json` for machines, `auto` = pretty in a terminal. */
+  readonly logFormat: LogFormat;
+  /** HERALD_PARTITIONS: partitions of the command stream. */
+  readonly partitions: number;
+  /** HERALD_REPLICAS: replicas of every stream and bucket. */
+  readonly replicas: number;
+  /** HERALD_EVENTS_MAX_AGE_MS: how long the events stream (and so history) keeps events. */
+  readonly eventsMaxAgeMs: number;
+}
+
+/** One variable that failed validation. */
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly message: string;
+}
+
+/** Thrown by {@link loadConfig}; the message names every bad variable and its accepted values. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join("\n")}`);
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const DAY_MS = 86_400_000;
+
+interface IntSpec {
+  readonly variable: string;
+  readonly fallback: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Every integer variable, its default and its accepted range. */
+export const INT_VARIABLES = {
+  ttlMs: { variable: "PRESENCE_TTL_MS", fallback: 30_000, min: 1000, max: 7 * DAY_MS },
+  maxTtlMs: { variable: "PRESENCE_MAX_TTL_MS", fallback: 3_600_000, min: 1000, max: 7 * DAY_MS },
+  graceMs: { variable: "PRESENCE_GRACE_MS", fallback: 5000, min: 0, max: 3_600_000 },
+  awayAfterMs: {
+    variable: "PRESENCE_AWAY_AFTER_MS",
+    fallback: 300_000,
+    min: 1000,
+    max: 30 * DAY_MS,
+  },
+  partitions: { variable: "HERALD_PARTITIONS", fallback: 16, min: 1, max: 1024 },
+  replicas: { variable: "HERALD_REPLICAS", fallback: 1, min: 1, max: 5 },
+  eventsMaxAgeMs: {
+    variable: "HERALD_EVENTS_MAX_AGE_MS",
+    fallback: 7 * DAY_MS,
+    min: 60_000,
+    max: 3650 * DAY_MS,
+  },
+} as const satisfies Record<string, IntSpec>;
+
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+const NATS_SCHEMES = new Set(["nats:", "tls:", "ws:", "wss:"]);
+
+function readInt(env: Env, spec: IntSpec, problems: ConfigProblem[]): number {
+  const raw = env[spec.variable];
+  if (raw === undefined || raw.trim() === "") return spec.fallback;
+  const text = raw.trim();
+  const value = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < spec.min || value > spec.max) {
+    problems.push({
+      variable: spec.variable,
+      message: `must be an integer from ${spec.min} to ${spec.max}, got ${JSON.stringify(raw)}`,
+    });
+    return spec.fallback;
+  }
+  return value;
+}
+
+function readNats(env: Env, problems: ConfigProblem[]): NatsConfig {
+  const raw = env.NATS_URL?.trim() || DEFAULT_NATS_URL;
+  const servers: string[] = [];
+  let user: string | undefined;
+  let pass: string | undefined;
+  const bad = (message: string) => problems.push({ variable: "NATS_URL", message });
+  for (const part of raw.split(",")) {
+    const item = part.trim();
+    if (item === "") {
+      bad(`has an empty entry in ${JSON.stringify(raw)}; expected comma-separated nats://host:port URLs`);
+      continue;
+    }
+    let url: URL;
+    try {
+      url = new URL(item.includes("://") ? item : `nats://${item}`);
+    } catch {
+      bad(`${JSON.stringify(item)} is not a URL; expected nats://[user:pass@]host:port`);
+      continue;
+    }
+    if (!NATS_SCHEMES.has(url.protocol)) {
+      bad(`${JSON.stringify(item)} has scheme ${url.protocol}; expected one of nats, tls, ws, wss`);
+      continue;
+    }
+    if (url.hostname === "") {
+      bad(`${JSON.stringify(item)} has no host`);
+      continue;
+    }
+    if (url.username !== "") {
+      user = decodeURIComponent(url.username);
+      pass = decodeURIComponent(url.password);
+    }
+    url.username = "";
+    url.password = "";
+    servers.push(`${url.protocol}//${url.host}`);
+  }
+  return user === undefined ? { servers } : { servers, user, pass: pass ?? "" };
+}
+
+/**
+ * Reads and validates the configuration. Throws {@link ConfigError} naming every invalid
+ * variable with its accepted range; the result is deeply frozen.
+ */
+export function loadConfig(env: Env): Config {
+  const problems: ConfigProblem[] = [];
+  const ints = {} as { -readonly [K in keyof typeof INT_VARIABLES]: number };
+  for (const key of Object.keys(INT_VARIABLES) as (keyof typeof INT_VARIABLES)[]) {
+    ints[key] = readInt(env, INT_VARIABLES[key], problems);
+  }
+  if (ints.ttlMs > ints.maxTtlMs) {
+    problems.push({
+      variable: "PRESENCE_TTL_MS",
+      message: `must not exceed PRESENCE_MAX_TTL_MS (${ints.maxTtlMs}), got ${ints.ttlMs}`,
+    });
+  }
+  const level = (env.LOG_LEVEL?.trim() || "info").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    problems.push({
+      variable: "LOG_LEVEL",
+      message: `must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(env.LOG_LEVEL)}`,
+    });
+  }
+  const format = (env.LOG_FORMAT?.trim() || "auto").toLowerCase();
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    problems.push({
+      variable: "LOG_FORMAT",
+      message: `must be one of ${LOG_FORMATS.join(", ")}, got ${JSON.stringify(env.LOG_FORMAT)}`,
+    });
+  }
+  const nats = readNats(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    nats: Object.freeze({ ...nats, servers: Object.freeze([...nats.servers]) }),
+    ...ints,
+    logLevel: level as LogLevel,
+    logFormat: format as LogFormat,
+  });
+}

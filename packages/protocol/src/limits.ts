@@ -1,0 +1,41 @@
+/** Size limits of CONTRACT.md §1 and §4, in one place. */
+export const limits = {
+  /** user and conn ids: UTF-8 bytes. */
+  idMaxBytes: 128,
+  /** channel names: UTF-8 bytes. */
+  channelMaxBytes: 256,
+  /** member `data`, as UTF-8 JSON. */
+  dataMaxBytes: 4096,
+  /** items in one batch (`heartbeats`, `users`). */
+  batchMax: 1000,
+  /** `limit` of `history`. */
+  historyMax: 1000,
+  historyDefault: 100,
+  /** manual status `text` and `emoji`, UTF-8 bytes. */
+  statusTextMaxBytes: 256,
+  statusEmojiMaxBytes: 64,
+  /** smallest accepted `ttl_ms`; the largest is PRESENCE_MAX_TTL_MS. */
+  ttlMinMs: 1000,
+  /** one request body; larger ones are answered 413 before they are parsed. */
+  requestMaxBytes: 512 * 1024,
+} as const;
+
+const utf8 = new TextEncoder();
+
+/** UTF-8 length of `s` without allocating for ASCII. */
+export function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) >= 0x80) return utf8.encode(s).length;
+  }
+  return s.length;
+}
+
+/** True for a string of 1..maxBytes UTF-8 bytes with no control character (U+0000–U+001F, U+007F). */
+export function isValidId(s: string, maxBytes: number): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return utf8Length(s) <= maxBytes;
+}

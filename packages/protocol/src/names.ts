@@ -1,0 +1,134 @@
+/**
+ * Every subject, stream, consumer and bucket name Herald uses, defined once. Public names are
+ * fixed by CONTRACT.md; internal ones (`herald.*`, `HERALD_*`, `herald_*`) are the project's own.
+ */
+import { encodeToken } from "./tokens.js";
+
+/** The NATS micro service that answers the request-reply API (CONTRACT.md §4). */
+export const SERVICE_NAME = "presence";
+
+/** Commands that change state (CONTRACT.md §4, "Commands"). */
+export const COMMAND_METHODS = [
+  "heartbeat",
+  "disconnect",
+  "update_user_status",
+  "delete_user_status",
+  "join",
+  "update",
+  "leave",
+  "set_status",
+] as const;
+
+/** Read-only methods, answered from the projections. */
+export const QUERY_METHODS = [
+  "get_user_status",
+  "presence",
+  "presence_stats",
+  "channel_users",
+  "user_channels",
+  "is_present",
+  "history",
+  "status_at",
+] as const;
+
+export type CommandMethod = (typeof COMMAND_METHODS)[number];
+export type QueryMethod = (typeof QUERY_METHODS)[number];
+export type Method = CommandMethod | QueryMethod;
+
+const METHODS: ReadonlySet<string> = new Set<string>([...COMMAND_METHODS, ...QUERY_METHODS]);
+
+export function isMethod(name: string): name is Method {
+  return METHODS.has(name);
+}
+
+export function isCommandMethod(name: string): name is CommandMethod {
+  return (COMMAND_METHODS as readonly string[]).includes(name);
+}
+
+const API_PREFIX = "presence.api.";
+const EVENTS_PREFIX = "presence.events.";
+const INTERNAL_EVENTS_PREFIX = "herald.ev.";
+const COMMANDS_PREFIX = "herald.cmd.";
+
+/** Public subjects (CONTRACT.md §4 and §5). */
+export const subjects = {
+  /** Everything the gateway serves: one dispatcher routes every method and the 404. */
+  api: `${API_PREFIX}>`,
+  /** The request subject of one API method. */
+  method: (method: string): string => `${API_PREFIX}${method}`,
+  /** The method named by an API subject, or undefined when the subject is not one. */
+  methodOf: (subject: string): string | undefined =>
+    subject.startsWith(API_PREFIX) ? subject.slice(API_PREFIX.length) : undefined,
+  /** Live status events of one user. */
+  userEvents: (user: string): string => `${EVENTS_PREFIX}user.${encodeToken(user)}`,
+  /** Live join/update/leave events of one channel. */
+  channelEvents: (channel: string): string => `${EVENTS_PREFIX}channel.${encodeToken(channel)}`,
+  /** Every live event. */
+  allEvents: `${EVENTS_PREFIX}>`,
+  allUserEvents: `${EVENTS_PREFIX}user.*`,
+  allChannelEvents: `${EVENTS_PREFIX}channel.*`,
+} as const;
+
+/**
+ * Internal subjects. The events stream stores events under `herald.ev.>` and the server
+ * republishes each stored event once to the matching public `presence.events.>` subject, so a
+ * live subscriber sees exactly the stored, de-duplicated events in stream order.
+ */
+export const internalSubjects = {
+  /** One command batch (msgpack) for one partition of the command stream. */
+  commands: (partition: number): string => `${COMMANDS_PREFIX}${partition}`,
+  allCommands: `${COMMANDS_PREFIX}*`,
+  userEvent: (user: string): string => `${INTERNAL_EVENTS_PREFIX}user.${encodeToken(user)}`,
+  channelEvent: (channel: string): string => `${INTERNAL_EVENTS_PREFIX}channel.${encodeToken(channel)}`,
+  allEvents: `${INTERNAL_EVENTS_PREFIX}>`,
+  allUserEvents: `${INTERNAL_EVENTS_PREFIX}user.*`,
+  allChannelEvents: `${INTERNAL_EVENTS_PREFIX}channel.*`,
+  /** Messages that could not be decoded or applied, with the reason in a header. */
+  deadLetter: (source: string): string => `herald.dlq.${source}`,
+  allDeadLetters: "herald.dlq.>",
+} as const;
+
+/** JetStream stream names. */
+export const streams = {
+  /** Stamped command batches, partitioned by user: the input of presence-actor. */
+  commands: "HERALD_COMMANDS",
+  /** Decided events (status, join, update, leave): the truth the projections fold. */
+  events: "HERALD_EVENTS",
+  /** Messages found unusable on another stream. */
+  deadLetters: "HERALD_DLQ",
+} as const;
+
+/** Durable consumer names. */
+export const consumers = {
+  /** status-projector's consumer of the events stream. */
+  projector: "herald-status-projector",
+  /** presence-actor's consumer of one command partition. */
+  actor: (partition: number): string => `herald-actor-${partition}`,
+} as const;
+
+/** KV bucket names. `presence_status` is public (CONTRACT.md §6); the rest are internal. */
+export const buckets = {
+  /** key token(user) → the user's status document. */
+  status: "presence_status",
+  /** key `token(channel).token(user).token(conn)` → one channel member. */
+  members: "presence_members",
+  /** presence-actor partition leases (compare-and-set on revision). */
+  leases: "herald_leases",
+  /** presence-actor partition snapshots with the stream sequence they cover. */
+  snapshots: "herald_snapshots",
+} as const;
+
+/** The `presence_members` key of one member. */
+export function memberKey(channel: string, user: string, conn: string): string {
+  return `${encodeToken(channel)}.${encodeToken(user)}.${encodeToken(conn)}`;
+}
+
+/** Headers Herald sets on internal messages. */
+export const headers = {
+  /** JetStream de-duplication id. */
+  msgId: "Nats-Msg-Id",
+  /** Why a message was dead-lettered. */
+  deadLetterReason: "Herald-Dead-Letter-Reason",
+  /** The encoding of an internal payload (`msgpack` or `json`). */
+  encoding: "Herald-Encoding",
+} as const;

@@ -1,0 +1,64 @@
+/**
+ * Compiled runtime checks for the schemas, with error messages that name the field:
+ * `heartbeats[3].user: must be a string of 1 to 128 UTF-8 bytes …`, `user is required`,
+ * `unknown field "foo"`.
+ */
+import type { Static, TSchema } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
+
+export interface Validator<T> {
+  /** True when `value` matches the schema. */
+  check(value: unknown): value is T;
+  /** A message naming the first problem with `value`, or undefined when it matches. */
+  explain(value: unknown): string | undefined;
+}
+
+/** `/heartbeats/3/user` → `heartbeats[3].user`. */
+function fieldName(pointer: string): string {
+  let out = "";
+  for (const raw of pointer.split("/").slice(1)) {
+    const part = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    if (/^\d+$/.test(part)) out += `[${part}]`;
+    else out += out === "" ? part : `.${part}`;
+  }
+  return out;
+}
+
+function describe(error: ValueError): string {
+  const field = fieldName(error.path);
+  switch (error.type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return `${field} is required`;
+    case ValueErrorType.ObjectAdditionalProperties:
+      return `unknown field ${JSON.stringify(field)}`;
+    case ValueErrorType.Object:
+      if (field === "") return "params must be a JSON object";
+      break;
+  }
+  {
+    const custom = (error.schema as { errorMessage?: unknown }).errorMessage;
+    const what = typeof custom === "string" ? custom : error.message.replace(/^Expected/, "must be");
+    return field === "" ? `params ${what}` : `${field}: ${what}`;
+  }
+}
+
+/** Compiles `schema` once; the checks are then plain generated functions. */
+export function compile<T extends TSchema>(schema: T): Validator<Static<T>> {
+  const compiled = TypeCompiler.Compile(schema);
+  return {
+    check: (value): value is Static<T> => compiled.Check(value),
+    explain(value) {
+      if (compiled.Check(value)) return undefined;
+      const errors = [...compiled.Errors(value)];
+      // A missing or unknown field says more than the type error it causes further down.
+      const first =
+        errors.find(
+          (e) =>
+            e.type === ValueErrorType.ObjectRequiredProperty ||
+            e.type === ValueErrorType.ObjectAdditionalProperties,
+        ) ?? errors[0];
+      return first === undefined ? "params are invalid" : describe(first);
+    },
+  };
+}

@@ -1,0 +1,21 @@
+export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
+export { connectNats } from "./nats.js";
+export {
+  type BucketSpec,
+  type Component,
+  ensureResources,
+  ResourceConflictError,
+  type ResourceSpec,
+  resourceSpecs,
+  resourcesFor,
+  type StreamSpec,
+} from "./resources.js";
+export {
+  type App,
+  EXIT_CONFIG,
+  runWorker,
+  STOP_TIMEOUT_MS,
+  type StartApp,
+  startWorker,
+  type WorkerContext,
+} from "./worker.js";

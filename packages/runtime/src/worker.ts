@@ -1,0 +1,105 @@
+/**
+ * Process wiring shared by the three workers: config from the environment (a bad value stops
+ * the process with a message naming the variable), logger, NATS connection, resources, and a
+ * clean stop on SIGINT/SIGTERM (the app closes, the connection drains, exit 0 within 5 s).
+ */
+import { type Config, ConfigError, type Env, loadConfig } from "@herald/protocol";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "pino";
+import { createLogger } from "./logger.js";
+import { connectNats } from "./nats.js";
+import { type Component, ensureResources } from "./resources.js";
+
+/** What a worker's `start` gets: everything it needs, created once. */
+export interface WorkerContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+}
+
+/** A started worker app; `close` stops taking work and finishes what it has. */
+export interface App {
+  close(): Promise<void>;
+}
+
+export type StartApp = (ctx: WorkerContext) => Promise<App>;
+
+/** How long a stopping worker may take before it is forced out. */
+export const STOP_TIMEOUT_MS = 5000;
+/** Exit code of a worker stopped by bad configuration. */
+export const EXIT_CONFIG = 78;
+
+/** Connects, ensures the component's resources and starts its app; returns a stop function. */
+export async function startWorker(
+  component: Component,
+  config: Config,
+  log: Logger,
+  start: StartApp,
+): Promise<() => Promise<void>> {
+  const nc = await connectNats(config.nats, `herald-${component}`, log);
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureResources(nc, jsm, config, component, log);
+    const app = await start({ config, log, nc, jsm });
+    return async () => {
+      await app.close();
+      await nc.drain();
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
+
+/** The body of a worker's main.ts. */
+export async function runWorker(
+  component: Component,
+  start: StartApp,
+  env: Env = process.env,
+): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`herald ${component}: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, component });
+  let stop: (() => Promise<void>) | undefined;
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    setTimeout(() => {
+      log.error("did not stop within 5 s; exiting");
+      process.exit(1);
+    }, STOP_TIMEOUT_MS).unref();
+    // A signal during start finds nothing to stop yet: the process just exits.
+    (stop ?? (async () => {}))()
+      .then(() => {
+        log.info("stopped");
+        log.flush();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        log.error({ err }, "error while stopping");
+        process.exit(1);
+      });
+  };
+  process.once("SIGINT", () => shutdown("SIGINT"));
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  try {
+    stop = await startWorker(component, config, log, start);
+  } catch (err) {
+    log.fatal({ err }, "failed to start");
+    log.flush();
+    process.exit(1);
+  }
+  log.info("started");
+}

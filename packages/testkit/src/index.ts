@@ -1,0 +1,10 @@
+export {
+  freePort,
+  NatsCluster,
+  NatsServer,
+  NatsServerMissingError,
+  type NatsServerOptions,
+  natsServerBinary,
+} from "./nats-server.js";
+export { type WaitOptions, WaitTimeoutError, waitFor } from "./wait.js";
+export { type Exit, repoRoot, type WorkerName, WorkerProcess, workerEntry } from "./worker-process.js";

@@ -1,0 +1,299 @@
+/**
+ * Real nats-server processes for tests: one server with JetStream on a random loopback port and
+ * a temporary store, a 3-node JetStream cluster, and restarts that keep the store. Started from
+ * `nats-server` on PATH; disposed of with `await using` or `stop()`.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import {
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { waitFor } from "./wait.js";
+
+export class NatsServerMissingError extends Error {
+  override readonly name = "NatsServerMissingError";
+  constructor() {
+    super(
+      "nats-server is not on PATH. Install it: on Debian/Ubuntu `apt-get install -y nats-server` " +
+        "(run `apt-get update` first on a fresh machine), or download a release from " +
+        "the NATS project and put `nats-server` on PATH.",
+    );
+  }
+}
+
+let binary: string | undefined;
+
+/** The path of `nats-server`; throws {@link NatsServerMissingError} when it is not installed. */
+export function natsServerBinary(): string {
+  if (binary !== undefined) return binary;
+  try {
+    binary = execFileSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" }).trim();
+  } catch {
+    binary = "";
+  }
+  if (binary === "") {
+    binary = undefined;
+    throw new NatsServerMissingError();
+  }
+  return binary;
+}
+
+/** A TCP port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NatsServerOptions {
+  /** Client port; default: any free port. Kept across restarts. */
+  readonly port?: number;
+  /** JetStream store directory; default: a new temp dir, removed on dispose. */
+  readonly storeDir?: string;
+  readonly serverName?: string;
+  /** Cluster membership (for {@link NatsCluster}). */
+  readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly number[] };
+  /** Extra lines appended to the generated config. */
+  readonly extraConfig?: string;
+  /** How long to wait for readiness (default 15 s). */
+  readonly readyTimeoutMs?: number;
+}
+
+interface Ports {
+  nats: string[];
+  monitoring?: string[];
+}
+
+/** One nats-server process with JetStream. */
+export class NatsServer implements AsyncDisposable {
+  #proc: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #port: number;
+  #monitorPort = 0;
+  readonly dir: string;
+  readonly storeDir: string;
+  readonly #ownsStore: boolean;
+  readonly #opts: NatsServerOptions;
+
+  private constructor(opts: NatsServerOptions) {
+    this.#opts = opts;
+    this.#port = opts.port ?? -1;
+    this.dir = mkdtempSync(join(tmpdir(), "herald-nats-"));
+    this.#ownsStore = opts.storeDir === undefined;
+    this.storeDir = opts.storeDir ?? join(this.dir, "jetstream");
+  }
+
+  /** Starts a server and waits until it accepts clients and JetStream is ready. */
+  static async start(opts: NatsServerOptions = {}): Promise<NatsServer> {
+    natsServerBinary();
+    const server = new NatsServer(opts);
+    try {
+      await server.#launch();
+    } catch (err) {
+      await server[Symbol.asyncDispose]();
+      throw err;
+    }
+    return server;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** `nats://127.0.0.1:<port>`. */
+  get url(): string {
+    return `nats://127.0.0.1:${this.#port}`;
+  }
+
+  get running(): boolean {
+    return this.#proc !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
+  /** The server's own log (stdout and stderr). */
+  log(): string {
+    const file = join(this.dir, "server.log");
+    return existsSync(file) ? readFileSync(file, "utf8") : "";
+  }
+
+  #config(): string {
+    const lines = [
+      `listen: 127.0.0.1:${this.#port}`,
+      "http: 127.0.0.1:-1",
+      `ports_file_dir: ${JSON.stringify(this.dir)}`,
+      `server_name: ${JSON.stringify(this.#opts.serverName ?? `herald-test-${process.pid}`)}`,
+      "jetstream {",
+      `  store_dir: ${JSON.stringify(this.storeDir)}`,
+      "  max_memory_store: 268435456",
+      "  max_file_store: 4294967296",
+      "}",
+    ];
+    const cluster = this.#opts.cluster;
+    if (cluster !== undefined) {
+      lines.push(
+        "cluster {",
+        `  name: ${JSON.stringify(cluster.name)}`,
+        `  listen: 127.0.0.1:${cluster.port}`,
+        `  routes: [${cluster.routes.map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`)).join(", ")}]`,
+        "}",
+      );
+    }
+    if (this.#opts.extraConfig !== undefined) lines.push(this.#opts.extraConfig);
+    return `${lines.join("\n")}\n`;
+  }
+
+  async #launch(): Promise<void> {
+    for (const f of readdirSync(this.dir)) if (f.endsWith(".ports")) rmSync(join(this.dir, f));
+    const confFile = join(this.dir, "server.conf");
+    writeFileSync(confFile, this.#config());
+    const out = createWriteStream(join(this.dir, "server.log"), { flags: "a" });
+    const proc = spawn(natsServerBinary(), ["-c", confFile], { stdio: ["ignore", "pipe", "pipe"] });
+    proc.stdout?.pipe(out);
+    proc.stderr?.pipe(out);
+    this.#proc = proc;
+    this.#exited = new Promise((resolve) =>
+      proc.once("exit", () => {
+        if (this.#proc === proc) this.#proc = undefined;
+        resolve();
+      }),
+    );
+    const timeoutMs = this.#opts.readyTimeoutMs ?? 15_000;
+    const ports = await waitFor(
+      () => {
+        if (this.#proc !== proc) throw new Error(`nats-server exited during start:\n${this.log()}`);
+        const file = readdirSync(this.dir).find((f) => f.endsWith(`_${proc.pid}.ports`));
+        return file === undefined
+          ? undefined
+          : (JSON.parse(readFileSync(join(this.dir, file), "utf8")) as Ports);
+      },
+      { timeoutMs, what: "nats-server ports file" },
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n--- server log ---\n${this.log()}`);
+    });
+    this.#port = Number(new URL(ports.nats[0] ?? "").port);
+    this.#monitorPort = Number(new URL(ports.monitoring?.[0] ?? "").port);
+    if (this.#opts.cluster === undefined) await this.waitHealthy(timeoutMs);
+  }
+
+  /** Waits until the server's `/healthz` reports JetStream healthy. */
+  async waitHealthy(timeoutMs = 15_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${this.#monitorPort}/healthz`);
+        return res.ok;
+      },
+      { timeoutMs, what: `nats-server on port ${this.#port} to be healthy` },
+    );
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s). The store is kept. */
+  async stop(): Promise<void> {
+    const proc = this.#proc;
+    if (proc === undefined) return;
+    proc.kill("SIGTERM");
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  /** Kills the server at once (SIGKILL), as a crash would. The store is kept. */
+  async kill(): Promise<void> {
+    const proc = this.#proc;
+    if (proc === undefined) return;
+    proc.kill("SIGKILL");
+    await this.#exited;
+  }
+
+  /** Starts the server again on the same port with the same store. */
+  async start(): Promise<void> {
+    if (this.#proc !== undefined) throw new Error("nats-server is already running");
+    await this.#launch();
+  }
+
+  /** Stops and starts again on the same port with the same store. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#launch();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+    rmSync(this.#ownsStore ? this.dir : join(this.dir, "server.conf"), { recursive: true, force: true });
+  }
+}
+
+/** A 3-node (or n-node) JetStream cluster on loopback. */
+export class NatsCluster implements AsyncDisposable {
+  private constructor(readonly servers: readonly NatsServer[]) {}
+
+  static async start(size = 3, opts: { readonly readyTimeoutMs?: number } = {}): Promise<NatsCluster> {
+    const clientPorts: number[] = [];
+    const clusterPorts: number[] = [];
+    for (let i = 0; i < size; i++) {
+      clientPorts.push(await freePort());
+      clusterPorts.push(await freePort());
+    }
+    const name = `herald-${process.pid}-${clientPorts[0]}`;
+    const servers: NatsServer[] = [];
+    try {
+      const started = await Promise.all(
+        clientPorts.map((port, i) =>
+          NatsServer.start({
+            port,
+            serverName: `n${i}`,
+            cluster: {
+              name,
+              port: clusterPorts[i] as number,
+              routes: clusterPorts.filter((_, j) => j !== i),
+            },
+          }),
+        ),
+      );
+      servers.push(...started);
+      const cluster = new NatsCluster(servers);
+      await cluster.waitHealthy(opts.readyTimeoutMs ?? 30_000);
+      return cluster;
+    } catch (err) {
+      await Promise.all(servers.map((s) => s[Symbol.asyncDispose]()));
+      throw err;
+    }
+  }
+
+  /** Client URLs of every node. */
+  get urls(): string[] {
+    return this.servers.map((s) => s.url);
+  }
+
+  server(i: number): NatsServer {
+    const s = this.servers[i];
+    if (s === undefined) throw new RangeError(`no node ${i}`);
+    return s;
+  }
+
+  /** Waits until every running node reports JetStream healthy (a meta leader is elected). */
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    await Promise.all(this.servers.filter((s) => s.running).map((s) => s.waitHealthy(timeoutMs)));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.all(this.servers.map((s) => s[Symbol.asyncDispose]()));
+  }
+}
