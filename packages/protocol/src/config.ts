@@ -129,8 +129,13 @@ function readNats(env: Env, problems: ConfigProblem[]): NatsConfig {
       continue;
     }
     if (url.username !== "") {
-      user = decodeURIComponent(url.username);
-      pass = decodeURIComponent(url.password);
+      try {
+        [user, pass] = [decodeURIComponent(url.username), decodeURIComponent(url.password)];
+      } catch {
+        // Not naming the credentials: they do not belong in a log.
+        bad(`the user:pass of server ${url.host} is not valid percent-encoding (write % as %25)`);
+        continue;
+      }
     }
     url.username = "";
     url.password = "";

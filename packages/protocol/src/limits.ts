@@ -30,12 +30,20 @@ export function utf8Length(s: string): number {
   return s.length;
 }
 
-/** True for a string of 1..maxBytes UTF-8 bytes with no control character (U+0000–U+001F, U+007F). */
+/**
+ * True for a string of 1..maxBytes UTF-8 bytes with no control character (U+0000–U+001F, U+007F).
+ * A lone surrogate has no UTF-8 form (it would be written as U+FFFD), so it is not allowed either.
+ */
 export function isValidId(s: string, maxBytes: number): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x20 || c === 0x7f) return false;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const d = s.charCodeAt(i + 1);
+      if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) return false;
+      i++;
+    }
   }
   return utf8Length(s) <= maxBytes;
 }

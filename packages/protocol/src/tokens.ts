@@ -6,7 +6,8 @@
 
 const HEX = "0123456789ABCDEF";
 const utf8 = new TextEncoder();
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the id, not a byte-order mark to strip.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** True when the UTF-16 code unit is one of `[A-Za-z0-9_-]`, which pass through unchanged. */
 function isPlain(c: number): boolean {

@@ -25,8 +25,36 @@ function fieldName(pointer: string): string {
   return out;
 }
 
+/** The error that says most: a missing or unknown field says more than the type error it causes. */
+function pick(errors: readonly ValueError[]): ValueError | undefined {
+  return (
+    errors.find(
+      (e) =>
+        e.type === ValueErrorType.ObjectRequiredProperty ||
+        e.type === ValueErrorType.ObjectAdditionalProperties,
+    ) ?? errors[0]
+  );
+}
+
+/**
+ * For a union of objects told apart by their `type` (commands, events): the errors of the one
+ * variant whose `type` the value has, or undefined when that is not exactly one variant.
+ */
+function variantErrors(error: ValueError): ValueError[] | undefined {
+  const discriminator = `${error.path}/type`;
+  let found: ValueError[] | undefined;
+  for (const variant of error.errors) {
+    const errors = [...variant];
+    if (errors.length === 0 || errors.some((e) => e.path === discriminator)) continue;
+    if (found !== undefined) return undefined;
+    found = errors;
+  }
+  return found;
+}
+
 function describe(error: ValueError): string {
   const field = fieldName(error.path);
+  const custom = (error.schema as { errorMessage?: unknown }).errorMessage;
   switch (error.type) {
     case ValueErrorType.ObjectRequiredProperty:
       return `${field} is required`;
@@ -35,12 +63,15 @@ function describe(error: ValueError): string {
     case ValueErrorType.Object:
       if (field === "") return "params must be a JSON object";
       break;
+    case ValueErrorType.Union: {
+      const inner = typeof custom === "string" ? undefined : variantErrors(error);
+      const first = inner === undefined ? undefined : pick(inner);
+      if (first !== undefined) return describe(first);
+      break;
+    }
   }
-  {
-    const custom = (error.schema as { errorMessage?: unknown }).errorMessage;
-    const what = typeof custom === "string" ? custom : error.message.replace(/^Expected/, "must be");
-    return field === "" ? `params ${what}` : `${field}: ${what}`;
-  }
+  const what = typeof custom === "string" ? custom : error.message.replace(/^Expected/, "must be");
+  return field === "" ? `params ${what}` : `${field}: ${what}`;
 }
 
 /** Compiles `schema` once; the checks are then plain generated functions. */
@@ -50,14 +81,7 @@ export function compile<T extends TSchema>(schema: T): Validator<Static<T>> {
     check: (value): value is Static<T> => compiled.Check(value),
     explain(value) {
       if (compiled.Check(value)) return undefined;
-      const errors = [...compiled.Errors(value)];
-      // A missing or unknown field says more than the type error it causes further down.
-      const first =
-        errors.find(
-          (e) =>
-            e.type === ValueErrorType.ObjectRequiredProperty ||
-            e.type === ValueErrorType.ObjectAdditionalProperties,
-        ) ?? errors[0];
+      const first = pick([...compiled.Errors(value)]);
       return first === undefined ? "params are invalid" : describe(first);
     },
   };

@@ -44,8 +44,15 @@ export async function startWorker(
     await ensureResources(nc, jsm, config, component, log);
     const app = await start({ config, log, nc, jsm });
     return async () => {
-      await app.close();
-      await nc.drain();
+      try {
+        await app.close();
+      } finally {
+        // Drain delivers what is in flight; without a server there is nothing to drain.
+        await nc.drain().catch(async (err: unknown) => {
+          log.warn({ err }, "could not drain the NATS connection; closing it");
+          await nc.close();
+        });
+      }
     };
   } catch (err) {
     await nc.close();

@@ -3,8 +3,10 @@
  * a temporary store, a 3-node JetStream cluster, and restarts that keep the store. Started from
  * `nats-server` on PATH; disposed of with `await using` or `stop()`.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import {
+  accessSync,
+  constants,
   createWriteStream,
   existsSync,
   mkdtempSync,
@@ -15,7 +17,7 @@ import {
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { waitFor } from "./wait.js";
 
 export class NatsServerMissingError extends Error {
@@ -29,21 +31,22 @@ export class NatsServerMissingError extends Error {
   }
 }
 
-let binary: string | undefined;
-
-/** The path of `nats-server`; throws {@link NatsServerMissingError} when it is not installed. */
-export function natsServerBinary(): string {
-  if (binary !== undefined) return binary;
-  try {
-    binary = execFileSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" }).trim();
-  } catch {
-    binary = "";
+/**
+ * The path of `nats-server` on `pathEnv` (default: this process's PATH); throws
+ * {@link NatsServerMissingError} when it is not installed.
+ */
+export function natsServerBinary(pathEnv: string = process.env.PATH ?? ""): string {
+  for (const dir of pathEnv.split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, "nats-server");
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
   }
-  if (binary === "") {
-    binary = undefined;
-    throw new NatsServerMissingError();
-  }
-  return binary;
+  throw new NatsServerMissingError();
 }
 
 /** A TCP port that was free a moment ago. */

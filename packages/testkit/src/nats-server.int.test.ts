@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
+import { NatsCluster, NatsServer, NatsServerMissingError, natsServerBinary } from "./nats-server.js";
+import { waitFor } from "./wait.js";
+
+describe("NatsServer", () => {
+  it("runs JetStream on a random loopback port and keeps the store across restarts", async () => {
+    await using server = await NatsServer.start();
+    expect(server.port).toBeGreaterThan(0);
+    expect(server.url).toBe(`nats://127.0.0.1:${server.port}`);
+
+    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: "KEEP", subjects: ["keep.>"] });
+      await jetstream(nc).publish("keep.a", "1");
+
+      const port = server.port;
+      await server.restart();
+      expect(server.port).toBe(port);
+      // The client reconnects by itself; wait for it rather than guessing how long that takes.
+      const info = await waitFor(() => jsm.streams.info("KEEP"), { what: "stream info after restart" });
+      expect(info.state.messages).toBe(1);
+
+      await server.kill();
+      expect(server.running).toBe(false);
+      await server.start();
+      const again = await waitFor(() => jsm.streams.info("KEEP"), { what: "stream info after kill" });
+      expect(again.state.messages).toBe(1);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("uses a given store dir and leaves it in place on dispose", async () => {
+    const storeDir = mkdtempSync(join(tmpdir(), "herald-store-"));
+    try {
+      {
+        await using first = await NatsServer.start({ storeDir });
+        const nc = await connect({ servers: first.url });
+        await (await jetstreamManager(nc)).streams.add({ name: "OWN", subjects: ["own"] });
+        await nc.close();
+      }
+      await using second = await NatsServer.start({ storeDir });
+      const nc = await connect({ servers: second.url });
+      const names = await (await jetstreamManager(nc)).streams.names().next();
+      await nc.close();
+      expect(names).toContain("OWN");
+    } finally {
+      rmSync(storeDir, { recursive: true, force: true });
+    }
+  });
+
+  it("says how to install nats-server when it is missing", () => {
+    const empty = mkdtempSync(join(tmpdir(), "herald-empty-path-"));
+    try {
+      expect(() => natsServerBinary(empty)).toThrow(NatsServerMissingError);
+      expect(() => natsServerBinary(empty)).toThrow(/apt-get install -y nats-server/);
+      expect(natsServerBinary()).toMatch(/nats-server$/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("NatsCluster", () => {
+  it("keeps an R3 stream writable when one of three nodes dies", async () => {
+    await using cluster = await NatsCluster.start(3);
+    const nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const js = jetstream(nc);
+      await jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 });
+      for (let i = 0; i < 10; i++) await js.publish("r3.x", String(i));
+
+      const victim = cluster.servers.findIndex((s) => s.url !== `nats://${nc.getServer()}`);
+      await cluster.server(victim).kill();
+      for (let i = 10; i < 20; i++) await js.publish("r3.x", String(i), { retries: 10 });
+      expect((await jsm.streams.info("R3")).state.messages).toBe(20);
+
+      await cluster.server(victim).start();
+      await cluster.waitHealthy();
+      expect(cluster.server(victim).running).toBe(true);
+    } finally {
+      await nc.close();
+    }
+  });
+});

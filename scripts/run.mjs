@@ -1,0 +1,130 @@
+// Runs Herald on one machine: nats-server with nats.conf (unless NATS_URL points elsewhere) and
+// the three workers as separate processes, each line of output prefixed with its name.
+// Ctrl-C (or SIGTERM) stops the workers, then nats-server. If any process dies, all stop.
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createConnection } from "node:net";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const tty = process.stdout.isTTY === true;
+const colors = { nats: 36, gateway: 32, "presence-actor": 35, "status-projector": 33 };
+const WORKERS = ["gateway", "presence-actor", "status-projector"];
+const children = new Map();
+let stopping = false;
+
+function prefix(name) {
+  const label = `[${name}]`.padEnd(19);
+  return tty ? `\x1b[${colors[name]}m${label}\x1b[0m` : label;
+}
+
+function start(name, cmd, args, env = {}) {
+  const child = spawn(cmd, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.set(name, child);
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on("line", (line) =>
+      process.stdout.write(`${prefix(name)} ${line}\n`),
+    );
+  }
+  child.on("exit", (code, signal) => {
+    children.delete(name);
+    if (!stopping) {
+      process.stdout.write(
+        `${prefix(name)} exited unexpectedly (${signal ?? `code ${code}`}); stopping all\n`,
+      );
+      void stopAll(1);
+    }
+  });
+  child.on("error", (err) => {
+    process.stdout.write(`${prefix(name)} could not start: ${err.message}\n`);
+    void stopAll(1);
+  });
+  return child;
+}
+
+function exited(child) {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once("exit", r));
+}
+
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  const workers = WORKERS.map((w) => children.get(w)).filter(Boolean);
+  for (const w of workers) w.kill("SIGTERM");
+  await Promise.all(workers.map(exited));
+  const nats = children.get("nats");
+  if (nats) {
+    nats.kill("SIGTERM");
+    await exited(nats);
+  }
+  process.exit(code);
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: "127.0.0.1", port });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+}
+
+async function waitHealthy(timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch("http://127.0.0.1:8222/healthz")).ok) return true;
+    } catch {
+      // not listening yet
+    }
+    if (!children.has("nats")) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+process.on("SIGHUP", () => void stopAll(0));
+// If the runner itself dies, take the process groups of the children with it.
+process.on("exit", () => {
+  for (const child of children.values()) {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
+const env = { LOG_FORMAT: process.env.LOG_FORMAT ?? (tty ? "pretty" : "json") };
+if (process.env.NATS_URL) {
+  process.stdout.write(
+    `${prefix("nats")} using NATS_URL=${process.env.NATS_URL}; not starting nats-server\n`,
+  );
+} else {
+  if (await portOpen(4222)) {
+    process.stderr.write(
+      "Port 4222 is already in use. Stop that server (for the Debian service: `systemctl stop nats-server`),\n" +
+        "or point Herald at it with NATS_URL=nats://host:port (it needs JetStream enabled).\n",
+    );
+    process.exit(1);
+  }
+  mkdirSync(join(root, ".data", "nats"), { recursive: true });
+  start("nats", "nats-server", ["-c", "nats.conf"]);
+  if (!(await waitHealthy(15_000))) {
+    process.stderr.write("nats-server did not become healthy within 15 s\n");
+    await stopAll(1);
+  }
+}
+for (const w of WORKERS) start(w, process.execPath, [join("packages", w, "dist", "main.js")], env);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what Herald needs and builds it: pnpm, the dependencies, nats-server (from apt when
+# it is missing and apt is there). Safe to run again; does only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] || die "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))."
+
+if ! command -v pnpm >/dev/null 2>&1; then
+  say "installing pnpm"
+  npm install -g pnpm@12 >/dev/null 2>&1 ||
+    die "could not install pnpm with 'npm install -g pnpm@12' (try it with sudo, or see https://pnpm.io/installation)."
+fi
+
+if ! command -v nats-server >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then
+      command -v sudo >/dev/null 2>&1 || die "nats-server is missing; install it as root: apt-get install -y nats-server"
+      sudo="sudo"
+    fi
+    say "installing nats-server from apt"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
+  else
+    die "nats-server is missing and there is no apt-get here: install nats-server 2.9 or newer and put it on PATH."
+  fi
+fi
+
+say "installing dependencies"
+pnpm install --frozen-lockfile --reporter=silent
+say "building"
+pnpm run --silent build

@@ -1,0 +1,107 @@
+/**
+ * The three workers as real processes against a real nats-server: they start (several of each
+ * at once), create the streams and buckets they own with the right configuration, wait for a
+ * server that is not up yet, refuse bad configuration, and exit 0 on SIGTERM within 5 s.
+ */
+import { buckets, internalSubjects, streams, subjects } from "@herald/protocol";
+import { freePort, NatsServer, type WorkerName, WorkerProcess, waitFor } from "@herald/testkit";
+import { jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const WORKERS: WorkerName[] = ["gateway", "presence-actor", "status-projector"];
+const NANOS_PER_MS = 1_000_000;
+
+describe("workers as processes", () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  const procs: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    server = await NatsServer.start();
+    nc = await connect({ servers: server.url });
+  });
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p[Symbol.asyncDispose]()));
+    await nc?.close();
+    await server?.[Symbol.asyncDispose]();
+  });
+
+  it("start two of each at the same time, create their resources, and stop cleanly on SIGTERM", async () => {
+    const env = { NATS_URL: server.url, LOG_LEVEL: "info", HERALD_PARTITIONS: "8" };
+    const started = [...WORKERS, ...WORKERS].map((w) => WorkerProcess.spawn(w, env));
+    procs.push(...started);
+    await Promise.all(started.map((p) => p.waitForOutput(/"msg":"started"/)));
+
+    const jsm = await jetstreamManager(nc);
+    const info = async (name: string): Promise<StreamInfo> => jsm.streams.info(name);
+
+    const commands = await info(streams.commands);
+    expect(commands.config.subjects).toEqual([internalSubjects.allCommands]);
+    expect(commands.config.duplicate_window).toBe(2 * 60_000 * NANOS_PER_MS);
+
+    const events = await info(streams.events);
+    expect(events.config.subjects).toEqual([internalSubjects.allEvents]);
+    expect(events.config.republish).toMatchObject({
+      src: internalSubjects.allEvents,
+      dest: subjects.allEvents,
+    });
+    expect(events.config.max_age).toBe(7 * 86_400_000 * NANOS_PER_MS);
+
+    expect((await info(streams.deadLetters)).config.subjects).toEqual([internalSubjects.allDeadLetters]);
+
+    const kvm = new Kvm(nc);
+    const bucketNames: string[] = [];
+    for await (const status of kvm.list()) bucketNames.push(status.bucket);
+    expect(bucketNames.sort()).toEqual(Object.values(buckets).sort());
+
+    const exits = await Promise.all(started.map((p) => p.stop("SIGTERM")));
+    for (const [i, exit] of exits.entries()) {
+      expect(exit, `${started[i]?.name} output:\n${started[i]?.output}`).toMatchObject({
+        code: 0,
+        signal: null,
+      });
+      expect(exit.ms).toBeLessThan(5000);
+    }
+  });
+
+  it("a stored event is republished once on its public subject", async () => {
+    // The events stream's republish is what gives live subscribers exactly-once delivery.
+    const seen: string[] = [];
+    const sub = nc.subscribe(subjects.userEvents("a.b c"), { callback: (_e, m) => seen.push(m.string()) });
+    const js = jetstream(nc);
+    await js.publish(internalSubjects.userEvent("a.b c"), '{"n":1}', { msgID: "once" });
+    await js.publish(internalSubjects.userEvent("a.b c"), '{"n":1}', { msgID: "once" });
+    await js.publish(internalSubjects.userEvent("a.b c"), '{"n":2}', { msgID: "twice" });
+    await nc.flush();
+    await waitFor(() => seen.length >= 2, { what: "two republished events" });
+    sub.unsubscribe();
+    expect(seen).toEqual(['{"n":1}', '{"n":2}']);
+  });
+
+  it("a worker started before its server waits for it", async () => {
+    const port = await freePort();
+    const worker = WorkerProcess.spawn("status-projector", { NATS_URL: `nats://127.0.0.1:${port}` });
+    procs.push(worker);
+    await using late = await NatsServer.start({ port });
+    await worker.waitForOutput(/"msg":"started"/);
+    const lnc = await connect({ servers: late.url });
+    const names: string[] = [];
+    for await (const status of new Kvm(lnc).list()) names.push(status.bucket);
+    await lnc.close();
+    expect(names).toContain(buckets.status);
+    expect(await worker.stop("SIGTERM")).toMatchObject({ code: 0 });
+  });
+
+  it("refuses invalid configuration at start, naming the variable and the accepted range", async () => {
+    for (const name of WORKERS) {
+      const worker = WorkerProcess.spawn(name, { NATS_URL: server.url, PRESENCE_GRACE_MS: "soon" });
+      procs.push(worker);
+      const exit = await worker.waitExit();
+      expect(exit.code).toBe(78);
+      expect(worker.output).toContain("PRESENCE_GRACE_MS: must be an integer from 0 to 3600000");
+    }
+  });
+});
