@@ -15,7 +15,8 @@ describe("NatsServer", () => {
 
     const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     try {
-      const jsm = await jetstreamManager(nc);
+      // A short API timeout: a request sent while the client reconnects is retried sooner.
+      const jsm = await jetstreamManager(nc, { timeout: 500 });
       await jsm.streams.add({ name: "KEEP", subjects: ["keep.>"] });
       await jetstream(nc).publish("keep.a", "1");
 

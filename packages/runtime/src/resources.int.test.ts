@@ -1,0 +1,88 @@
+import { loadConfig, streams } from "@herald/protocol";
+import { NatsCluster, NatsServer } from "@herald/testkit";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect } from "@nats-io/transport-node";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { type Component, ensureResources, resourceSpecs, resourcesFor } from "./resources.js";
+
+const log = pino({ level: "silent" });
+const COMPONENTS: Component[] = ["gateway", "presence-actor", "status-projector"];
+const NANOS_PER_MS = 1_000_000;
+
+async function bucketNames(nc: Parameters<typeof ensureResources>[0]): Promise<string[]> {
+  const names: string[] = [];
+  for await (const s of new Kvm(nc).list()) names.push(s.bucket);
+  return names.sort();
+}
+
+describe("ensureResources", () => {
+  it("is safe when many processes ensure at the same time", async () => {
+    await using server = await NatsServer.start();
+    const config = loadConfig({ NATS_URL: server.url });
+    const conns = await Promise.all(Array.from({ length: 6 }, () => connect({ servers: server.url })));
+    try {
+      await Promise.all(
+        conns.map(async (nc, i) =>
+          ensureResources(nc, await jetstreamManager(nc), config, COMPONENTS[i % 3] as Component, log),
+        ),
+      );
+      const nc = conns[0] as (typeof conns)[0];
+      const jsm = await jetstreamManager(nc);
+      const names: string[] = [];
+      for await (const n of jsm.streams.names()) if (!n.startsWith("KV_")) names.push(n);
+      expect(names.sort()).toEqual(Object.values(streams).sort());
+      const specBuckets = resourceSpecs(config).flatMap((r) => (r.kind === "bucket" ? [r.name] : []));
+      expect(await bucketNames(nc)).toEqual(specBuckets.sort());
+    } finally {
+      await Promise.all(conns.map((c) => c.close()));
+    }
+  });
+
+  it("updates a stream whose settings changed", async () => {
+    await using server = await NatsServer.start();
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const week = loadConfig({ NATS_URL: server.url });
+      await ensureResources(nc, jsm, week, "presence-actor", log);
+      const day = loadConfig({ NATS_URL: server.url, HERALD_EVENTS_MAX_AGE_MS: "86400000" });
+      await ensureResources(nc, jsm, day, "presence-actor", log);
+      expect((await jsm.streams.info(streams.events)).config.max_age).toBe(86_400_000 * NANOS_PER_MS);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("creates replicated streams and buckets on a 3-node cluster", async () => {
+    await using cluster = await NatsCluster.start(3);
+    const config = loadConfig({ NATS_URL: cluster.urls.join(","), HERALD_REPLICAS: "3" });
+    const nc = await connect({ servers: cluster.urls });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const c of COMPONENTS) await ensureResources(nc, jsm, config, c, log);
+      for (const name of Object.values(streams)) {
+        expect((await jsm.streams.info(name)).config.num_replicas).toBe(3);
+      }
+      expect((await jsm.streams.info("KV_presence_status")).config.num_replicas).toBe(3);
+    } finally {
+      await nc.close();
+    }
+  });
+});
+
+describe("resourcesFor", () => {
+  it("gives each component what it owns and what it reads", () => {
+    const config = loadConfig({});
+    const names = (c: Component) =>
+      resourcesFor(config, c)
+        .map((r) => (r.kind === "stream" ? r.config.name : r.name))
+        .sort();
+    expect(names("gateway")).toEqual(
+      [streams.commands, streams.events, "presence_members", "presence_status"].sort(),
+    );
+    expect(names("presence-actor")).toContain(streams.commands);
+    expect(names("status-projector")).not.toContain(streams.commands);
+  });
+});
