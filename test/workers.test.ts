@@ -70,7 +70,11 @@ describe("workers as processes", () => {
   it("a stored event is republished once on its public subject", async () => {
     // The events stream's republish is what gives live subscribers exactly-once delivery.
     const seen: string[] = [];
-    const sub = nc.subscribe(subjects.userEvents("a.b c"), { callback: (_e, m) => seen.push(m.string()) });
+    const sub = nc.subscribe(subjects.userEvents("a.b c"), {
+      callback: (_e, m) => {
+        seen.push(m.string());
+      },
+    });
     const js = jetstream(nc);
     await js.publish(internalSubjects.userEvent("a.b c"), '{"n":1}', { msgID: "once" });
     await js.publish(internalSubjects.userEvent("a.b c"), '{"n":1}', { msgID: "once" });

@@ -61,11 +61,18 @@ const validators: { [M in Exclude<Method, "heartbeat">]: Validator<ParamsByMetho
 const heartbeatOne = compile(S.HeartbeatOneParams);
 const heartbeatBatch = compile(S.HeartbeatBatchParams);
 
-/** Fields holding a batch, checked for size before the schema (413, not 400). */
-const BATCH_FIELDS = ["heartbeats", "users"] as const;
+/** The field holding a batch, per method: checked for size before the schema (413, not 400). */
+const BATCH_FIELD: Partial<Record<Method, string>> = {
+  heartbeat: "heartbeats",
+  update_user_status: "users",
+  delete_user_status: "users",
+  get_user_status: "users",
+  status_at: "users",
+};
 
-function checkBatchSizes(params: Record<string, unknown>): void {
-  for (const field of BATCH_FIELDS) {
+function checkBatchSize(method: Method, params: Record<string, unknown>): void {
+  const field = BATCH_FIELD[method];
+  if (field !== undefined) {
     const items = params[field];
     if (Array.isArray(items) && items.length > limits.batchMax) {
       throw new TooLargeError(`${field} has ${items.length} items; at most ${limits.batchMax} are allowed`);
@@ -138,15 +145,18 @@ function checkRules(req: ApiRequest, opts: ParseOptions): void {
 export function parseParams(method: string, params: unknown, opts: ParseOptions): ApiRequest {
   if (!isMethod(method)) throw new UnknownMethodError(method);
   if (typeof params === "object" && params !== null && !Array.isArray(params)) {
-    checkBatchSizes(params as Record<string, unknown>);
+    checkBatchSize(method, params as Record<string, unknown>);
   }
   let req: ApiRequest;
   if (method === "heartbeat") {
     const isBatch = typeof params === "object" && params !== null && "heartbeats" in params;
-    req = {
-      method,
-      params: isBatch ? validated(heartbeatBatch, params) : { heartbeats: [validated(heartbeatOne, params)] },
-    };
+    if (isBatch) {
+      req = { method, params: validated(heartbeatBatch, params) };
+    } else {
+      const one = validated(heartbeatOne, params);
+      checkTtl(one.ttl_ms, "ttl_ms", opts);
+      req = { method, params: { heartbeats: [one] } };
+    }
   } else {
     req = { method, params: validated(validators[method] as Validator<unknown>, params) } as ApiRequest;
   }

@@ -101,6 +101,11 @@ function readInt(env: Env, spec: IntSpec, problems: ConfigProblem[]): number {
   return value;
 }
 
+/** `item` with any `user:pass@` replaced, for messages that end up in logs. */
+function redact(item: string): string {
+  return JSON.stringify(item.replace(/^([a-z]+:\/\/)?[^@/]*@/i, "$1***@"));
+}
+
 function readNats(env: Env, problems: ConfigProblem[]): NatsConfig {
   const raw = env.NATS_URL?.trim() || DEFAULT_NATS_URL;
   const servers: string[] = [];
@@ -110,22 +115,22 @@ function readNats(env: Env, problems: ConfigProblem[]): NatsConfig {
   for (const part of raw.split(",")) {
     const item = part.trim();
     if (item === "") {
-      bad(`has an empty entry in ${JSON.stringify(raw)}; expected comma-separated nats://host:port URLs`);
+      bad(`has an empty entry in ${redact(raw)}; expected comma-separated nats://host:port URLs`);
       continue;
     }
     let url: URL;
     try {
       url = new URL(item.includes("://") ? item : `nats://${item}`);
     } catch {
-      bad(`${JSON.stringify(item)} is not a URL; expected nats://[user:pass@]host:port`);
+      bad(`${redact(item)} is not a URL; expected nats://[user:pass@]host:port`);
       continue;
     }
     if (!NATS_SCHEMES.has(url.protocol)) {
-      bad(`${JSON.stringify(item)} has scheme ${url.protocol}; expected one of nats, tls, ws, wss`);
+      bad(`${redact(item)} has scheme ${url.protocol}; expected one of nats, tls, ws, wss`);
       continue;
     }
     if (url.hostname === "") {
-      bad(`${JSON.stringify(item)} has no host`);
+      bad(`${redact(item)} has no host`);
       continue;
     }
     if (url.username !== "") {

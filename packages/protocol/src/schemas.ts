@@ -48,7 +48,9 @@ export const Status = Type.Union([Type.Literal("online"), Type.Literal("away"), 
 });
 export type Status = Static<typeof Status>;
 
-export const ManualStatusName = Type.Union([Type.Literal("dnd"), Type.Literal("invisible")]);
+export const ManualStatusName = Type.Union([Type.Literal("dnd"), Type.Literal("invisible")], {
+  errorMessage: "must be dnd or invisible",
+});
 export const ManualStatus = Type.Object(
   {
     status: ManualStatusName,
@@ -60,11 +62,10 @@ export const ManualStatus = Type.Object(
 );
 export type ManualStatus = Static<typeof ManualStatus>;
 
-export const LeaveReason = Type.Union([
-  Type.Literal("leave"),
-  Type.Literal("disconnect"),
-  Type.Literal("timeout"),
-]);
+export const LeaveReason = Type.Union(
+  [Type.Literal("leave"), Type.Literal("disconnect"), Type.Literal("timeout")],
+  { errorMessage: "must be leave, disconnect or timeout" },
+);
 export type LeaveReason = Static<typeof LeaveReason>;
 
 // ---- API params (CONTRACT.md §4) ----------------------------------------------------------
@@ -210,7 +211,9 @@ export type StatusEvent = Static<typeof StatusEvent>;
 
 export const ChannelEvent = Type.Object(
   {
-    type: Type.Union([Type.Literal("join"), Type.Literal("update"), Type.Literal("leave")]),
+    type: Type.Union([Type.Literal("join"), Type.Literal("update"), Type.Literal("leave")], {
+      errorMessage: "must be join, update or leave",
+    }),
     channel: Channel,
     user: UserId,
     conn: ConnId,
