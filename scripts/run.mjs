@@ -21,10 +21,12 @@ function prefix(name) {
 }
 
 function start(name, cmd, args, env = {}) {
+  // detached: Ctrl-C reaches only this runner, which then stops the workers before nats-server.
   const child = spawn(cmd, args, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   children.set(name, child);
   for (const stream of [child.stdout, child.stderr]) {
