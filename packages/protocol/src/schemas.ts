@@ -253,6 +253,20 @@ export type StatusDoc = Static<typeof StatusDoc>;
 // ---- internal: stamped commands (msgpack on the command stream) ---------------------------
 
 const stamped = { at_ms: TimeMs };
+/** `join` and `update` carry the same fields. */
+const membershipCommand = <T extends "join" | "update">(type: T) =>
+  Type.Object(
+    {
+      type: Type.Literal(type),
+      user: UserId,
+      conn: ConnId,
+      channel: Channel,
+      data: Data,
+      ttl_ms: TtlMs,
+      ...stamped,
+    },
+    closed,
+  );
 export const Command = Type.Union([
   Type.Object(
     { type: Type.Literal("heartbeat"), user: UserId, conn: ConnId, ttl_ms: TtlMs, ...stamped },
@@ -263,30 +277,8 @@ export const Command = Type.Union([
   Type.Object({ type: Type.Literal("activity"), user: UserId, ...stamped }, closed),
   /** `delete_user_status`, one per user. */
   Type.Object({ type: Type.Literal("forget"), user: UserId, ...stamped }, closed),
-  Type.Object(
-    {
-      type: Type.Literal("join"),
-      user: UserId,
-      conn: ConnId,
-      channel: Channel,
-      data: Data,
-      ttl_ms: TtlMs,
-      ...stamped,
-    },
-    closed,
-  ),
-  Type.Object(
-    {
-      type: Type.Literal("update"),
-      user: UserId,
-      conn: ConnId,
-      channel: Channel,
-      data: Data,
-      ttl_ms: TtlMs,
-      ...stamped,
-    },
-    closed,
-  ),
+  membershipCommand("join"),
+  membershipCommand("update"),
   Type.Object(
     { type: Type.Literal("leave"), user: UserId, conn: ConnId, channel: Channel, ttl_ms: TtlMs, ...stamped },
     closed,
