@@ -4,6 +4,7 @@
  * message on its own and the format stays stable across versions.
  */
 import { Packr } from "msgpackr";
+import { InvalidMessageError } from "./errors.js";
 import {
   COMMAND_BATCH_VERSION,
   type Command,
@@ -38,11 +39,6 @@ export const msgpack = {
     return packr.unpack(bytes);
   },
 };
-
-/** A message on an internal stream that cannot be decoded or fails its schema. */
-export class InvalidMessageError extends Error {
-  override readonly name = "InvalidMessageError";
-}
 
 const checkBatch = compile(CommandBatchSchema);
 

@@ -3,6 +3,8 @@
  * settings), validated, frozen and passed down. Modules never read `process.env` themselves.
  */
 
+import { ConfigError, type ConfigProblem } from "./errors.js";
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -35,20 +37,6 @@ export interface Config {
   readonly replicas: number;
   /** HERALD_EVENTS_MAX_AGE_MS: how long the events stream (and so history) keeps events. */
   readonly eventsMaxAgeMs: number;
-}
-
-/** One variable that failed validation. */
-export interface ConfigProblem {
-  readonly variable: string;
-  readonly message: string;
-}
-
-/** Thrown by {@link loadConfig}; the message names every bad variable and its accepted values. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  constructor(readonly problems: readonly ConfigProblem[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join("\n")}`);
-  }
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -84,7 +72,8 @@ export const INT_VARIABLES = {
 } as const satisfies Record<string, IntSpec>;
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
-const NATS_SCHEMES = new Set(["nats:", "tls:", "ws:", "wss:"]);
+// The Node transport speaks the NATS protocol over TCP (optionally TLS), not WebSocket.
+const NATS_SCHEMES = new Set(["nats:", "tls:"]);
 
 function readInt(env: Env, spec: IntSpec, problems: ConfigProblem[]): number {
   const raw = env[spec.variable];
@@ -101,16 +90,20 @@ function readInt(env: Env, spec: IntSpec, problems: ConfigProblem[]): number {
   return value;
 }
 
-/** `item` with any `user:pass@` replaced, for messages that end up in logs. */
-function redact(item: string): string {
-  return JSON.stringify(item.replace(/^([a-z]+:\/\/)?[^@/]*@/i, "$1***@"));
+/** A NATS_URL (one or several entries) with every `user:pass@` masked, for messages and logs. */
+export function redactNatsUrl(value: string): string {
+  return value
+    .split(",")
+    .map((item) => item.replace(/^(\s*[a-z]+:\/\/)?[^@/]*@/i, "$1***@"))
+    .join(",");
 }
+
+const redact = (value: string): string => JSON.stringify(redactNatsUrl(value));
 
 function readNats(env: Env, problems: ConfigProblem[]): NatsConfig {
   const raw = env.NATS_URL?.trim() || DEFAULT_NATS_URL;
   const servers: string[] = [];
-  let user: string | undefined;
-  let pass: string | undefined;
+  let credentials: { user: string; pass: string } | undefined;
   const bad = (message: string) => problems.push({ variable: "NATS_URL", message });
   for (const part of raw.split(",")) {
     const item = part.trim();
@@ -126,7 +119,7 @@ function readNats(env: Env, problems: ConfigProblem[]): NatsConfig {
       continue;
     }
     if (!NATS_SCHEMES.has(url.protocol)) {
-      bad(`${redact(item)} has scheme ${url.protocol}; expected one of nats, tls, ws, wss`);
+      bad(`${redact(item)} has scheme ${url.protocol}; expected nats or tls`);
       continue;
     }
     if (url.hostname === "") {
@@ -134,19 +127,25 @@ function readNats(env: Env, problems: ConfigProblem[]): NatsConfig {
       continue;
     }
     if (url.username !== "") {
+      let found: { user: string; pass: string };
       try {
-        [user, pass] = [decodeURIComponent(url.username), decodeURIComponent(url.password)];
+        found = { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) };
       } catch {
         // Not naming the credentials: they do not belong in a log.
         bad(`the user:pass of server ${url.host} is not valid percent-encoding (write % as %25)`);
         continue;
       }
+      if (credentials !== undefined && (credentials.user !== found.user || credentials.pass !== found.pass)) {
+        bad("gives different user:pass for different servers; one connection uses one set of credentials");
+        continue;
+      }
+      credentials = found;
     }
     url.username = "";
     url.password = "";
     servers.push(`${url.protocol}//${url.host}`);
   }
-  return user === undefined ? { servers } : { servers, user, pass: pass ?? "" };
+  return credentials === undefined ? { servers } : { servers, ...credentials };
 }
 
 /**

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_NATS_URL, type Env, INT_VARIABLES, LOG_LEVELS, loadConfig } from "./config.js";
+import {
+  DEFAULT_NATS_URL,
+  type Env,
+  INT_VARIABLES,
+  LOG_LEVELS,
+  loadConfig,
+  redactNatsUrl,
+} from "./config.js";
+import { ConfigError } from "./errors.js";
 
 type IntSpec = { readonly variable: string; readonly min: number; readonly max: number };
 
@@ -210,6 +218,9 @@ describe("NATS_URL", () => {
       "http://alice:s3cret@host:4222",
       "nats://alice:s3cret@",
       "nats://alice:s3cret@h:1,,",
+      "nats://a:4222,,nats://bob:s3cret@b:4222",
+      "nats://a:1,ftp://bob:s3cret@b:2",
+      "nats://a:s3cret@h:1,nats://b:other@h:2",
     ]) {
       expect(() => loadConfig({ NATS_URL: raw })).toThrow(ConfigError);
       try {
@@ -235,6 +246,20 @@ describe("NATS_URL", () => {
     }
   });
 
+  it("refuses WebSocket URLs, which the Node transport does not speak", () => {
+    expect(() => loadConfig({ NATS_URL: "ws://b:2" })).toThrow(
+      /NATS_URL: "ws:\/\/b:2" has scheme ws:; expected nats or tls/,
+    );
+  });
+
+  it("refuses different credentials for different servers", () => {
+    expect(() => loadConfig({ NATS_URL: "nats://a:x@h:1,nats://b:y@h:2" })).toThrow(/different user:pass/);
+  });
+
+  it("masks every entry's credentials with redactNatsUrl", () => {
+    expect(redactNatsUrl("nats://a:x@h:1, tls://b:y@h:2,h:3")).toBe("nats://***@h:1, tls://***@h:2,h:3");
+  });
+
   it("percent-decodes credentials", () => {
     const config = loadConfig({ NATS_URL: "nats://al%40ice:p%3Aw%25d@host:4222" });
     expect(config.nats.user).toBe("al@ice");
@@ -248,15 +273,9 @@ describe("NATS_URL", () => {
     expect(config.nats.pass).toBe("");
   });
 
-  it("accepts host:port without a scheme and every NATS scheme", () => {
-    const config = loadConfig({ NATS_URL: "127.0.0.1:4222,tls://a:1,ws://b:2,wss://c:3,nats://[::1]:4222" });
-    expect(config.nats.servers).toEqual([
-      "nats://127.0.0.1:4222",
-      "tls://a:1",
-      "ws://b:2",
-      "wss://c:3",
-      "nats://[::1]:4222",
-    ]);
+  it("accepts host:port without a scheme, nats:// and tls://", () => {
+    const config = loadConfig({ NATS_URL: "127.0.0.1:4222,tls://a:1,nats://[::1]:4222" });
+    expect(config.nats.servers).toEqual(["nats://127.0.0.1:4222", "tls://a:1", "nats://[::1]:4222"]);
     expect(config.nats.user).toBeUndefined();
     expect("user" in config.nats).toBe(false);
   });

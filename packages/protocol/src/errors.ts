@@ -83,3 +83,32 @@ export function toHeraldError(err: unknown): HeraldError {
   if (err instanceof HeraldError) return err;
   return new HeraldError(ErrorCode.Internal, "internal error");
 }
+
+// ---- errors that are not API answers --------------------------------------------------------
+
+/** One variable that failed validation. */
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly message: string;
+}
+
+/** Thrown by {@link loadConfig}; the message names every bad variable and its accepted values. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join("\n")}`);
+  }
+}
+
+/** Thrown by {@link decodeToken} for a string that no id encodes to. */
+export class InvalidTokenError extends Error {
+  override readonly name = "InvalidTokenError";
+  constructor(readonly token: string) {
+    super(`not a Herald token: ${JSON.stringify(token)}`);
+  }
+}
+
+/** A message on an internal stream that cannot be decoded or fails its schema. */
+export class InvalidMessageError extends Error {
+  override readonly name = "InvalidMessageError";
+}

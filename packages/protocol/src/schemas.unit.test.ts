@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeCommandBatch, encodeCommandBatch, InvalidMessageError, json, msgpack } from "./codec.js";
+import { decodeCommandBatch, encodeCommandBatch, json, msgpack } from "./codec.js";
+import { InvalidMessageError } from "./errors.js";
 import { limits } from "./limits.js";
 import * as S from "./schemas.js";
 import { compile } from "./validate.js";

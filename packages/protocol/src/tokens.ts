@@ -4,6 +4,8 @@
  * and KV key segment for any id, and the mapping is reversible.
  */
 
+import { InvalidTokenError } from "./errors.js";
+
 const HEX = "0123456789ABCDEF";
 const utf8 = new TextEncoder();
 // ignoreBOM: a leading U+FEFF is part of the id, not a byte-order mark to strip.
@@ -30,14 +32,6 @@ export function encodeToken(id: string): string {
     out += isPlain(byte) ? String.fromCharCode(byte) : `=${HEX[byte >> 4]}${HEX[byte & 15]}`;
   }
   return out;
-}
-
-/** Thrown by {@link decodeToken} for a string that no id encodes to. */
-export class InvalidTokenError extends Error {
-  override readonly name = "InvalidTokenError";
-  constructor(readonly token: string) {
-    super(`not a Herald token: ${JSON.stringify(token)}`);
-  }
 }
 
 function hexValue(c: number): number {

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeToken, encodeToken, InvalidTokenError } from "./tokens.js";
+import { InvalidTokenError } from "./errors.js";
+import { decodeToken, encodeToken } from "./tokens.js";
 
 /** A valid NATS subject token, and a KV key segment (`^[-/=.\w]+$` minus `.` and `/`). */
 const TOKEN = /^[A-Za-z0-9_=-]+$/;
