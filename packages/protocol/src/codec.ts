@@ -8,8 +8,8 @@ import { InvalidMessageError } from "./errors.js";
 import {
   COMMAND_BATCH_VERSION,
   type Command,
-  type CommandBatch,
-  CommandBatch as CommandBatchSchema,
+  CommandBatchEnvelope,
+  Command as CommandSchema,
 } from "./schemas.js";
 import { compile } from "./validate.js";
 
@@ -40,21 +40,46 @@ export const msgpack = {
   },
 };
 
-const checkBatch = compile(CommandBatchSchema);
+const checkEnvelope = compile(CommandBatchEnvelope);
+const checkCommand = compile(CommandSchema);
 
 export function encodeCommandBatch(cmds: readonly Command[]): Uint8Array {
   return msgpack.encode({ v: COMMAND_BATCH_VERSION, cmds });
 }
 
-/** Decodes and validates one command-stream message; throws {@link InvalidMessageError}. */
-export function decodeCommandBatch(bytes: Uint8Array): CommandBatch {
+/** A command of a batch that failed its schema: dead-lettered alone, with the reason. */
+export interface RejectedCommand {
+  readonly index: number;
+  readonly reason: string;
+  readonly value: unknown;
+}
+
+export interface DecodedCommandBatch {
+  /** The valid commands, in batch order. */
+  readonly cmds: Command[];
+  readonly rejected: RejectedCommand[];
+}
+
+/**
+ * Decodes one command-stream message. A message that is not msgpack or has a bad envelope
+ * throws {@link InvalidMessageError}; each command is then checked on its own, so one bad
+ * command does not cost the others.
+ */
+export function decodeCommandBatch(bytes: Uint8Array): DecodedCommandBatch {
   let value: unknown;
   try {
     value = msgpack.decode(bytes);
   } catch (err) {
     throw new InvalidMessageError(`command batch is not msgpack: ${(err as Error).message}`);
   }
-  const problem = checkBatch.explain(value);
+  const problem = checkEnvelope.explain(value);
   if (problem !== undefined) throw new InvalidMessageError(`command batch: ${problem}`);
-  return value as CommandBatch;
+  const cmds: Command[] = [];
+  const rejected: RejectedCommand[] = [];
+  for (const [index, cmd] of (value as { cmds: unknown[] }).cmds.entries()) {
+    const reason = checkCommand.explain(cmd, `cmds[${index}]`);
+    if (reason === undefined) cmds.push(cmd as Command);
+    else rejected.push({ index, reason, value: cmd });
+  }
+  return { cmds, rejected };
 }

@@ -51,11 +51,26 @@ export type Status = Static<typeof Status>;
 export const ManualStatusName = Type.Union([Type.Literal("dnd"), Type.Literal("invisible")], {
   errorMessage: "must be dnd or invisible",
 });
+/** What `set_status` accepts: a manual status, or `auto` to clear it. */
+export const SetStatusName = Type.Union(
+  [Type.Literal("dnd"), Type.Literal("invisible"), Type.Literal("auto")],
+  {
+    errorMessage: "must be dnd, invisible or auto",
+  },
+);
+export const StatusText = Type.String({
+  format: "herald-status-text",
+  errorMessage: `must be a string of 1 to ${limits.statusTextMaxBytes} UTF-8 bytes without control characters`,
+});
+export const StatusEmoji = Type.String({
+  format: "herald-status-emoji",
+  errorMessage: `must be a string of 1 to ${limits.statusEmojiMaxBytes} UTF-8 bytes without control characters`,
+});
 export const ManualStatus = Type.Object(
   {
     status: ManualStatusName,
-    text: Type.Optional(Type.String()),
-    emoji: Type.Optional(Type.String()),
+    text: Type.Optional(StatusText),
+    emoji: Type.Optional(StatusEmoji),
     expires_at_ms: Type.Optional(TimeMs),
   },
   closed,
@@ -96,21 +111,9 @@ export const LeaveParams = Type.Object({ user: UserId, conn: ConnId, channel: Ch
 export const SetStatusParams = Type.Object(
   {
     user: UserId,
-    status: Type.Union([Type.Literal("dnd"), Type.Literal("invisible"), Type.Literal("auto")], {
-      errorMessage: "must be dnd, invisible or auto",
-    }),
-    text: Type.Optional(
-      Type.String({
-        format: "herald-status-text",
-        errorMessage: `must be a string of 1 to ${limits.statusTextMaxBytes} UTF-8 bytes without control characters`,
-      }),
-    ),
-    emoji: Type.Optional(
-      Type.String({
-        format: "herald-status-emoji",
-        errorMessage: `must be a string of 1 to ${limits.statusEmojiMaxBytes} UTF-8 bytes without control characters`,
-      }),
-    ),
+    status: SetStatusName,
+    text: Type.Optional(StatusText),
+    emoji: Type.Optional(StatusEmoji),
     expires_at_ms: Type.Optional(TimeMs),
   },
   closed,
@@ -209,24 +212,38 @@ export const StatusEvent = Type.Object(
 );
 export type StatusEvent = Static<typeof StatusEvent>;
 
-export const ChannelEvent = Type.Object(
+const member = { channel: Channel, user: UserId, conn: ConnId };
+/** A conn entered a channel; `first` when no other conn of the user is in it. */
+export const JoinEvent = Type.Object(
   {
-    type: Type.Union([Type.Literal("join"), Type.Literal("update"), Type.Literal("leave")], {
-      errorMessage: "must be join, update or leave",
-    }),
-    channel: Channel,
-    user: UserId,
-    conn: ConnId,
-    data: Type.Optional(Data),
-    reason: Type.Optional(LeaveReason),
-    first: Type.Optional(Type.Boolean()),
-    last: Type.Optional(Type.Boolean()),
+    type: Type.Literal("join"),
+    ...member,
+    data: Data,
+    first: Type.Optional(Type.Literal(true)),
     at_ms: TimeMs,
   },
   closed,
 );
+/** A member's data was replaced. */
+export const UpdateEvent = Type.Object(
+  { type: Type.Literal("update"), ...member, data: Data, at_ms: TimeMs },
+  closed,
+);
+/** A conn left a channel; `last` when no other conn of the user is in it. */
+export const LeaveEvent = Type.Object(
+  {
+    type: Type.Literal("leave"),
+    ...member,
+    data: Type.Optional(Data),
+    reason: LeaveReason,
+    last: Type.Optional(Type.Literal(true)),
+    at_ms: TimeMs,
+  },
+  closed,
+);
+export const ChannelEvent = Type.Union([JoinEvent, UpdateEvent, LeaveEvent]);
 export type ChannelEvent = Static<typeof ChannelEvent>;
-export const PresenceEvent = Type.Union([StatusEvent, ChannelEvent]);
+export const PresenceEvent = Type.Union([StatusEvent, JoinEvent, UpdateEvent, LeaveEvent]);
 export type PresenceEvent = Static<typeof PresenceEvent>;
 export const HistoryResult = Type.Object({ events: Type.Array(PresenceEvent) }, closed);
 
@@ -287,9 +304,9 @@ export const Command = Type.Union([
     {
       type: Type.Literal("set_status"),
       user: UserId,
-      status: Type.Union([Type.Literal("dnd"), Type.Literal("invisible"), Type.Literal("auto")]),
-      text: Type.Optional(Type.String()),
-      emoji: Type.Optional(Type.String()),
+      status: SetStatusName,
+      text: Type.Optional(StatusText),
+      emoji: Type.Optional(StatusEmoji),
       expires_at_ms: Type.Optional(TimeMs),
       ...stamped,
     },
@@ -299,7 +316,10 @@ export const Command = Type.Union([
 export type Command = Static<typeof Command>;
 export type CommandType = Command["type"];
 
-/** Version of the command batch format; a reader rejects (dead-letters) other versions. */
+/**
+ * Version of the command batch format written by this code. A reader accepts every version up
+ * to the one it knows and dead-letters newer ones (a rolling upgrade updates readers first).
+ */
 export const COMMAND_BATCH_VERSION = 1;
 /** One message of the command stream: commands of one partition, in the order received. */
 export const CommandBatch = Type.Object(
@@ -307,6 +327,21 @@ export const CommandBatch = Type.Object(
   closed,
 );
 export type CommandBatch = Static<typeof CommandBatch>;
+/**
+ * The envelope of a command batch, checked before its commands: a bad envelope makes the whole
+ * message unusable; a bad command inside a good envelope is rejected alone.
+ */
+export const CommandBatchEnvelope = Type.Object(
+  {
+    v: Type.Integer({
+      minimum: 1,
+      maximum: COMMAND_BATCH_VERSION,
+      errorMessage: `must be a format version from 1 to ${COMMAND_BATCH_VERSION}`,
+    }),
+    cmds: Type.Array(Type.Unknown(), { minItems: 1, errorMessage: "must be a non-empty array" }),
+  },
+  closed,
+);
 
 /** Every schema by name, for tests and for generated documentation. */
 export const schemas: Readonly<Record<string, TSchema>> = {
@@ -335,8 +370,11 @@ export const schemas: Readonly<Record<string, TSchema>> = {
   StatusAtResult,
   HistoryResult,
   StatusEvent,
-  ChannelEvent,
+  JoinEvent,
+  UpdateEvent,
+  LeaveEvent,
   StatusDoc,
   Command,
   CommandBatch,
+  CommandBatchEnvelope,
 };

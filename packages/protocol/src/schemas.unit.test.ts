@@ -271,16 +271,24 @@ const examples: Record<string, Examples> = {
       [{ ...statusEvent, type: "join" }, /^type: /],
     ],
   },
-  ChannelEvent: {
-    valid: [
-      joinEvent,
-      leaveEvent,
-      { type: "update", channel: "c", user: "u", conn: "k", data: {}, at_ms: 3 },
-    ],
+  JoinEvent: {
+    valid: [joinEvent, { type: "join", channel: "c", user: "u", conn: "k", data: {}, at_ms: 1 }],
     invalid: [
-      [{ ...joinEvent, type: "kick" }, /^type: /],
-      [{ ...leaveEvent, reason: "kicked" }, /^reason: /],
       [{ ...joinEvent, channel: "x".repeat(257) }, `channel: ${CHANNEL_RULE}`],
+      [{ ...joinEvent, first: false }, /^first: /],
+      [{ type: "join", channel: "c", user: "u", conn: "k", at_ms: 1 }, "data is required"],
+      [{ ...joinEvent, reason: "leave" }, 'unknown field "reason"'],
+    ],
+  },
+  UpdateEvent: {
+    valid: [{ type: "update", channel: "c", user: "u", conn: "k", data: {}, at_ms: 3 }],
+    invalid: [[{ type: "update", channel: "c", user: "u", conn: "k", at_ms: 3 }, "data is required"]],
+  },
+  LeaveEvent: {
+    valid: [leaveEvent],
+    invalid: [
+      [{ ...leaveEvent, reason: "kicked" }, "reason: must be leave, disconnect or timeout"],
+      [{ type: "leave", channel: "c", user: "u", conn: "k", at_ms: 1 }, "reason is required"],
     ],
   },
   StatusDoc: {
@@ -319,12 +327,24 @@ const examples: Record<string, Examples> = {
     valid: [{ v: 1, cmds: commands }],
     invalid: [
       [{ v: 2, cmds: commands }, /^v: /],
+      [{ v: 1, cmds: [{ type: "explode" }] }, /^cmds\[0\]/],
       [{ v: 1, cmds: [] }, /^cmds: /],
       [
         { v: 1, cmds: [commands[0], { type: "forget", user: "a\u007f", at_ms: 1 }] },
         `cmds[1].user: ${ID_RULE}`,
       ],
       [{ cmds: commands }, "v is required"],
+    ],
+  },
+  CommandBatchEnvelope: {
+    valid: [
+      { v: 1, cmds: commands },
+      { v: 1, cmds: [{ anything: true }] },
+    ],
+    invalid: [
+      [{ v: 2, cmds: commands }, "v: must be a format version from 1 to 1"],
+      [{ v: 1, cmds: [] }, "cmds: must be a non-empty array"],
+      [{ v: 1, cmds: commands, x: 1 }, 'unknown field "x"'],
     ],
   },
 };
@@ -456,7 +476,7 @@ describe("command batch codec", () => {
   it("round-trips every command type", () => {
     const bytes = encodeCommandBatch(commands);
     expect(bytes).toBeInstanceOf(Uint8Array);
-    expect(decodeCommandBatch(bytes)).toEqual({ v: S.COMMAND_BATCH_VERSION, cmds: commands });
+    expect(decodeCommandBatch(bytes)).toEqual({ cmds: commands, rejected: [] });
   });
 
   it("round-trips odd ids, data and large times", () => {
@@ -472,7 +492,7 @@ describe("command batch codec", () => {
       },
       { type: "heartbeat", user: "é".repeat(64), conn: "k", ttl_ms: 1000, at_ms: Number.MAX_SAFE_INTEGER },
     ];
-    expect(decodeCommandBatch(encodeCommandBatch(cmds))).toEqual({ v: 1, cmds });
+    expect(decodeCommandBatch(encodeCommandBatch(cmds))).toEqual({ cmds, rejected: [] });
   });
 
   it("round-trips generated commands", () => {
@@ -486,7 +506,7 @@ describe("command batch codec", () => {
     });
     fc.assert(
       fc.property(fc.array(cmd, { minLength: 1, maxLength: 5 }), (cmds) => {
-        expect(decodeCommandBatch(encodeCommandBatch(cmds))).toEqual({ v: 1, cmds });
+        expect(decodeCommandBatch(encodeCommandBatch(cmds))).toEqual({ cmds, rejected: [] });
       }),
     );
   });
@@ -514,9 +534,12 @@ describe("command batch codec", () => {
     );
   });
 
-  it("rejects a wrong version", () => {
-    const err = invalidMessage(msgpack.encode({ v: 2, cmds: commands }));
-    expect(err.message).toMatch(/^command batch: v: /);
+  it("rejects a version newer than it knows, and a missing one", () => {
+    const err = invalidMessage(msgpack.encode({ v: S.COMMAND_BATCH_VERSION + 1, cmds: commands }));
+    expect(err.message).toBe(
+      `command batch: v: must be a format version from 1 to ${S.COMMAND_BATCH_VERSION}`,
+    );
+    expect(invalidMessage(msgpack.encode({ v: 0, cmds: commands })).message).toMatch(/^command batch: v: /);
     expect(invalidMessage(msgpack.encode({ cmds: commands })).message).toBe("command batch: v is required");
   });
 
@@ -524,19 +547,24 @@ describe("command batch codec", () => {
     expect(invalidMessage(encodeCommandBatch([])).message).toMatch(/^command batch: cmds: /);
   });
 
-  it("rejects a command with a bad user", () => {
+  it("rejects a bad command alone and keeps the others in order", () => {
     const bad = { type: "activity", user: "a\u0000", at_ms: 1 } as unknown as S.Command;
-    const err = invalidMessage(encodeCommandBatch([commands[0] as S.Command, bad]));
-    expect(err.message).toBe(`command batch: cmds[1].user: ${ID_RULE}`);
+    const first = commands[0] as S.Command;
+    const last = commands[1] as S.Command;
+    const decoded = decodeCommandBatch(encodeCommandBatch([first, bad, last]));
+    expect(decoded.cmds).toEqual([first, last]);
+    expect(decoded.rejected).toEqual([{ index: 1, reason: `cmds[1].user: ${ID_RULE}`, value: bad }]);
     const long = { type: "forget", user: "x".repeat(129), at_ms: 1 } as unknown as S.Command;
-    expect(invalidMessage(encodeCommandBatch([long])).message).toBe(
-      `command batch: cmds[0].user: ${ID_RULE}`,
+    expect(decodeCommandBatch(encodeCommandBatch([long])).rejected[0]?.reason).toBe(
+      `cmds[0].user: ${ID_RULE}`,
     );
   });
 
   it("rejects an unknown command type and unknown fields", () => {
     const unknown = { type: "explode", user: "u", at_ms: 1 } as unknown as S.Command;
-    expect(invalidMessage(encodeCommandBatch([unknown])).message).toMatch(/^command batch: cmds\[0\]/);
+    const decoded = decodeCommandBatch(encodeCommandBatch([unknown]));
+    expect(decoded.cmds).toEqual([]);
+    expect(decoded.rejected[0]?.reason).toMatch(/^cmds\[0\]/);
     const extra = msgpack.encode({ v: 1, cmds: commands, x: 1 });
     expect(invalidMessage(extra).message).toBe('command batch: unknown field "x"');
   });

@@ -10,13 +10,16 @@ import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 export interface Validator<T> {
   /** True when `value` matches the schema. */
   check(value: unknown): value is T;
-  /** A message naming the first problem with `value`, or undefined when it matches. */
-  explain(value: unknown): string | undefined;
+  /**
+   * A message naming the first problem with `value`, or undefined when it matches. Field names
+   * are relative to the request params, or below `at` (e.g. `cmds[3]`) when given.
+   */
+  explain(value: unknown, at?: string): string | undefined;
 }
 
-/** `/heartbeats/3/user` → `heartbeats[3].user`. */
-function fieldName(pointer: string): string {
-  let out = "";
+/** `/heartbeats/3/user` → `heartbeats[3].user` (below `at` when given). */
+function fieldName(pointer: string, at = ""): string {
+  let out = at;
   for (const raw of pointer.split("/").slice(1)) {
     const part = raw.replaceAll("~1", "/").replaceAll("~0", "~");
     if (/^\d+$/.test(part)) out += `[${part}]`;
@@ -52,8 +55,9 @@ function variantErrors(error: ValueError): ValueError[] | undefined {
   return found;
 }
 
-function describe(error: ValueError): string {
-  const field = fieldName(error.path);
+function describe(error: ValueError, at: string | undefined): string {
+  const field = fieldName(error.path, at);
+  const whole = at ?? "params";
   const custom = (error.schema as { errorMessage?: unknown }).errorMessage;
   switch (error.type) {
     case ValueErrorType.ObjectRequiredProperty:
@@ -61,17 +65,17 @@ function describe(error: ValueError): string {
     case ValueErrorType.ObjectAdditionalProperties:
       return `unknown field ${JSON.stringify(field)}`;
     case ValueErrorType.Object:
-      if (field === "") return "params must be a JSON object";
+      if (error.path === "") return `${whole} must be a JSON object`;
       break;
     case ValueErrorType.Union: {
       const inner = typeof custom === "string" ? undefined : variantErrors(error);
       const first = inner === undefined ? undefined : pick(inner);
-      if (first !== undefined) return describe(first);
+      if (first !== undefined) return describe(first, at);
       break;
     }
   }
   const what = typeof custom === "string" ? custom : error.message.replace(/^Expected/, "must be");
-  return field === "" ? `params ${what}` : `${field}: ${what}`;
+  return error.path === "" ? `${whole} ${what}` : `${field}: ${what}`;
 }
 
 /** Compiles `schema` once; the checks are then plain generated functions. */
@@ -79,10 +83,10 @@ export function compile<T extends TSchema>(schema: T): Validator<Static<T>> {
   const compiled = TypeCompiler.Compile(schema);
   return {
     check: (value): value is Static<T> => compiled.Check(value),
-    explain(value) {
+    explain(value, at) {
       if (compiled.Check(value)) return undefined;
       const first = pick([...compiled.Errors(value)]);
-      return first === undefined ? "params are invalid" : describe(first);
+      return first === undefined ? `${at ?? "params"} are invalid` : describe(first, at);
     },
   };
 }
