@@ -2,16 +2,27 @@
 // the three workers as separate processes, each line of output prefixed with its name.
 // Ctrl-C (or SIGTERM) stops the workers, then nats-server. If any process dies, all stop.
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { COMPONENTS, redactNatsUrl } from "@herald/protocol";
+import { natsServerBinary } from "@herald/testkit";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const tty = process.stdout.isTTY === true;
 const colors = { nats: 36, gateway: 32, "presence-actor": 35, "status-projector": 33 };
-const WORKERS = ["gateway", "presence-actor", "status-projector"];
+const WORKERS = COMPONENTS;
+// The client and monitoring addresses come from nats.conf, the one place they are set.
+const natsConf = readFileSync(join(root, "nats.conf"), "utf8");
+const address = (key) => {
+  const m = natsConf.match(new RegExp(`^\\s*${key}\\s*:\\s*"?([\\w.-]+):(\\d+)`, "m"));
+  if (!m) throw new Error(`nats.conf has no ${key}: host:port`);
+  return { host: m[1], port: Number(m[2]) };
+};
+const client = address("listen");
+const monitor = address("http");
 const children = new Map();
 let stopping = false;
 
@@ -70,9 +81,9 @@ async function stopAll(code) {
   process.exit(code);
 }
 
-function portOpen(port) {
+function portOpen({ host, port }) {
   return new Promise((resolve) => {
-    const sock = createConnection({ host: "127.0.0.1", port });
+    const sock = createConnection({ host, port });
     sock.once("connect", () => {
       sock.destroy();
       resolve(true);
@@ -85,7 +96,7 @@ async function waitHealthy(timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch("http://127.0.0.1:8222/healthz")).ok) return true;
+      if ((await fetch(`http://${monitor.host}:${monitor.port}/healthz`)).ok) return true;
     } catch {
       // not listening yet
     }
@@ -112,18 +123,19 @@ process.on("exit", () => {
 const env = { LOG_FORMAT: process.env.LOG_FORMAT ?? (tty ? "pretty" : "json") };
 if (process.env.NATS_URL) {
   process.stdout.write(
-    `${prefix("nats")} using NATS_URL=${process.env.NATS_URL}; not starting nats-server\n`,
+    `${prefix("nats")} using NATS_URL=${redactNatsUrl(process.env.NATS_URL)}; not starting nats-server\n`,
   );
 } else {
-  if (await portOpen(4222)) {
+  if (await portOpen(client)) {
     process.stderr.write(
-      "Port 4222 is already in use. Stop that server (for the Debian service: `systemctl stop nats-server`),\n" +
+      `Port ${client.port} is already in use. Stop that server (for the Debian service: ` +
+        "`systemctl stop nats-server`),\n" +
         "or point Herald at it with NATS_URL=nats://host:port (it needs JetStream enabled).\n",
     );
     process.exit(1);
   }
   mkdirSync(join(root, ".data", "nats"), { recursive: true });
-  start("nats", "nats-server", ["-c", "nats.conf"]);
+  start("nats", natsServerBinary(), ["-c", "nats.conf"]);
   if (!(await waitHealthy(15_000))) {
     process.stderr.write("nats-server did not become healthy within 15 s\n");
     await stopAll(1);

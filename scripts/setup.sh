@@ -16,7 +16,8 @@ if ! command -v pnpm >/dev/null 2>&1; then
     die "could not install pnpm with 'npm install -g pnpm@12' (try it with sudo, or see https://pnpm.io/installation)."
 fi
 
-if ! command -v nats-server >/dev/null 2>&1; then
+# Debian installs it in /usr/sbin, which is not on a normal user's PATH.
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""
     if [ "$(id -u)" != 0 ]; then
@@ -26,6 +27,11 @@ if ! command -v nats-server >/dev/null 2>&1; then
     say "installing nats-server from apt"
     $sudo apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
+    # The package starts a system service on port 4222 without JetStream; Herald runs its own
+    # server with nats.conf, so stop and disable the one we just installed.
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+      $sudo systemctl disable --now nats-server >/dev/null 2>&1 || true
+    fi
   else
     die "nats-server is missing and there is no apt-get here: install nats-server 2.9 or newer and put it on PATH."
   fi

@@ -3,14 +3,17 @@
  * at once), create the streams and buckets they own with the right configuration, wait for a
  * server that is not up yet, refuse bad configuration, and exit 0 on SIGTERM within 5 s.
  */
-import { buckets, internalSubjects, streams, subjects } from "@herald/protocol";
-import { freePort, NatsServer, type WorkerName, WorkerProcess, waitFor } from "@herald/testkit";
+
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { buckets, COMPONENTS, internalSubjects, streams, subjects } from "@herald/protocol";
+import { freePort, NatsServer, repoRoot, type WorkerName, WorkerProcess, waitFor } from "@herald/testkit";
 import { jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const WORKERS: WorkerName[] = ["gateway", "presence-actor", "status-projector"];
+const WORKERS: readonly WorkerName[] = COMPONENTS;
 const NANOS_PER_MS = 1_000_000;
 
 describe("workers as processes", () => {
@@ -43,7 +46,7 @@ describe("workers as processes", () => {
     expect(commands.config.duplicate_window).toBe(2 * 60_000 * NANOS_PER_MS);
 
     const events = await info(streams.events);
-    expect(events.config.subjects).toEqual([internalSubjects.allEvents]);
+    expect(events.config.subjects).toEqual([internalSubjects.allEvents, internalSubjects.allFacts]);
     expect(events.config.republish).toMatchObject({
       src: internalSubjects.allEvents,
       dest: subjects.allEvents,
@@ -57,7 +60,8 @@ describe("workers as processes", () => {
     for await (const status of kvm.list()) bucketNames.push(status.bucket);
     expect(bucketNames.sort()).toEqual(Object.values(buckets).sort());
 
-    const exits = await Promise.all(started.map((p) => p.stop("SIGTERM")));
+    // Half stop on SIGTERM, half on SIGINT (Ctrl-C): both must drain and exit 0.
+    const exits = await Promise.all(started.map((p, i) => p.stop(i % 2 === 0 ? "SIGTERM" : "SIGINT")));
     for (const [i, exit] of exits.entries()) {
       expect(exit, `${started[i]?.name} output:\n${started[i]?.output}`).toMatchObject({
         code: 0,
@@ -67,28 +71,34 @@ describe("workers as processes", () => {
     }
   });
 
-  it("a stored event is republished once on its public subject", async () => {
+  it("a stored event is republished once on its public subject, a fact never", async () => {
     // The events stream's republish is what gives live subscribers exactly-once delivery.
     const seen: string[] = [];
-    const sub = nc.subscribe(subjects.userEvents("a.b c"), {
+    const sub = nc.subscribe(subjects.allEvents, {
       callback: (_e, m) => {
-        seen.push(m.string());
+        seen.push(`${m.subject} ${m.string()}`);
       },
     });
     const js = jetstream(nc);
     await js.publish(internalSubjects.userEvent("a.b c"), '{"n":1}', { msgID: "once" });
     await js.publish(internalSubjects.userEvent("a.b c"), '{"n":1}', { msgID: "once" });
+    await js.publish(internalSubjects.userFact("a.b c"), '{"fact":true}');
     await js.publish(internalSubjects.userEvent("a.b c"), '{"n":2}', { msgID: "twice" });
     await nc.flush();
     await waitFor(() => seen.length >= 2, { what: "two republished events" });
     sub.unsubscribe();
-    expect(seen).toEqual(['{"n":1}', '{"n":2}']);
+    // In stream order: had the fact been republished it would stand between the two.
+    const subject = subjects.userEvents("a.b c");
+    expect(subject).toBe("presence.events.user.a=2Eb=20c");
+    expect(seen).toEqual([`${subject} {"n":1}`, `${subject} {"n":2}`]);
   });
 
   it("a worker started before its server waits for it", async () => {
     const port = await freePort();
     const worker = WorkerProcess.spawn("status-projector", { NATS_URL: `nats://127.0.0.1:${port}` });
     procs.push(worker);
+    // It is trying to connect before there is anything to connect to.
+    await worker.waitForOutput(/"msg":"connecting to NATS"/);
     await using late = await NatsServer.start({ port });
     await worker.waitForOutput(/"msg":"started"/);
     const lnc = await connect({ servers: late.url });
@@ -97,6 +107,30 @@ describe("workers as processes", () => {
     await lnc.close();
     expect(names).toContain(buckets.status);
     expect(await worker.stop("SIGTERM")).toMatchObject({ code: 0 });
+  });
+
+  it("npm start's runner starts every worker and stops them all on Ctrl-C", async () => {
+    // With NATS_URL set the runner uses that server instead of starting one on nats.conf's port.
+    const runner = spawn(process.execPath, [join(repoRoot, "scripts", "run.mjs")], {
+      env: { PATH: process.env.PATH ?? "", NATS_URL: server.url, LOG_FORMAT: "json" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    runner.stdout.on("data", (b: Buffer) => {
+      output += b.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => runner.once("exit", (code) => resolve(code)));
+    try {
+      await waitFor(() => WORKERS.every((w) => new RegExp(`\\[${w}\\].*"msg":"started"`).test(output)), {
+        timeoutMs: 20_000,
+        what: "all workers started by run.mjs",
+      });
+      runner.kill("SIGINT");
+      expect(await exited).toBe(0);
+      for (const w of WORKERS) expect(output).toMatch(new RegExp(`\\[${w}\\].*"msg":"stopped"`));
+    } finally {
+      runner.kill("SIGKILL");
+    }
   });
 
   it("refuses invalid configuration at start, naming the variable and the accepted range", async () => {

@@ -16,8 +16,8 @@ export const limits = {
   statusEmojiMaxBytes: 64,
   /** smallest accepted `ttl_ms`; the largest is PRESENCE_MAX_TTL_MS. */
   ttlMinMs: 1000,
-  /** one request body; larger ones are answered 413 before they are parsed. */
-  requestMaxBytes: 512 * 1024,
+  /** one request body (nats.conf's max_payload); larger ones are answered 413 unparsed. */
+  requestMaxBytes: 1024 * 1024,
 } as const;
 
 const utf8 = new TextEncoder();

@@ -4,6 +4,10 @@
  */
 import { encodeToken } from "./tokens.js";
 
+/** The worker processes (CONTRACT.md §2): each runs as `node packages/<name>/dist/main.js`. */
+export const COMPONENTS = ["gateway", "presence-actor", "status-projector"] as const;
+export type Component = (typeof COMPONENTS)[number];
+
 /** The NATS micro service that answers the request-reply API (CONTRACT.md §4). */
 export const SERVICE_NAME = "presence";
 
@@ -49,6 +53,7 @@ const API_PREFIX = "presence.api.";
 const EVENTS_PREFIX = "presence.events.";
 const INTERNAL_EVENTS_PREFIX = "herald.ev.";
 const COMMANDS_PREFIX = "herald.cmd.";
+const FACTS_PREFIX = "herald.fact.";
 
 /** Public subjects (CONTRACT.md §4 and §5). */
 export const subjects = {
@@ -70,9 +75,12 @@ export const subjects = {
 } as const;
 
 /**
- * Internal subjects. The events stream stores events under `herald.ev.>` and the server
+ * Internal subjects. The events stream stores public events under `herald.ev.>` and the server
  * republishes each stored event once to the matching public `presence.events.>` subject, so a
- * live subscriber sees exactly the stored, de-duplicated events in stream order.
+ * live subscriber sees exactly the stored, de-duplicated events in stream order. Beside them,
+ * in the same stream and so in the same order, `herald.fact.>` holds what only trusted
+ * services may see (an invisible user's real status, per-conn members): the projections'
+ * input, never republished.
  */
 export const internalSubjects = {
   /** One command batch (msgpack) for one partition of the command stream. */
@@ -83,6 +91,12 @@ export const internalSubjects = {
   allEvents: `${INTERNAL_EVENTS_PREFIX}>`,
   allUserEvents: `${INTERNAL_EVENTS_PREFIX}user.*`,
   allChannelEvents: `${INTERNAL_EVENTS_PREFIX}channel.*`,
+  /** The new `presence_status` document of a user. */
+  userFact: (user: string): string => `${FACTS_PREFIX}user.${encodeToken(user)}`,
+  /** The new state of one channel member (or its removal). */
+  memberFact: (channel: string, user: string, conn: string): string =>
+    `${FACTS_PREFIX}member.${memberKey(channel, user, conn)}`,
+  allFacts: `${FACTS_PREFIX}>`,
   /** Messages that could not be decoded or applied, with the reason in a header. */
   deadLetter: (source: string): string => `herald.dlq.${source}`,
   allDeadLetters: "herald.dlq.>",

@@ -2,7 +2,6 @@ export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 export { connectNats } from "./nats.js";
 export {
   type BucketSpec,
-  type Component,
   ensureResources,
   ResourceConflictError,
   type ResourceSpec,

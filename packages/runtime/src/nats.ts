@@ -8,6 +8,7 @@ import type { Logger } from "pino";
  * and one whose server restarts carries on. Connection status changes are logged.
  */
 export async function connectNats(nats: NatsConfig, name: string, log: Logger): Promise<NatsConnection> {
+  log.info({ servers: nats.servers }, "connecting to NATS");
   const nc = await connect({
     servers: [...nats.servers],
     name,

@@ -1,14 +1,13 @@
-import { loadConfig, streams } from "@herald/protocol";
+import { buckets, COMPONENTS, type Component, loadConfig, streams } from "@herald/protocol";
 import { NatsCluster, NatsServer } from "@herald/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { type Component, ensureResources, resourceSpecs, resourcesFor } from "./resources.js";
+import { ensureResources, resourceSpecs, resourcesFor } from "./resources.js";
 
 const log = pino({ level: "silent" });
-const COMPONENTS: Component[] = ["gateway", "presence-actor", "status-projector"];
 const NANOS_PER_MS = 1_000_000;
 
 async function bucketNames(nc: Parameters<typeof ensureResources>[0]): Promise<string[]> {
@@ -50,6 +49,27 @@ describe("ensureResources", () => {
       const day = loadConfig({ NATS_URL: server.url, HERALD_EVENTS_MAX_AGE_MS: "86400000" });
       await ensureResources(nc, jsm, day, "presence-actor", log);
       expect((await jsm.streams.info(streams.events)).config.max_age).toBe(86_400_000 * NANOS_PER_MS);
+
+      // A reader with other settings leaves the owner's settings alone.
+      const hour = loadConfig({ NATS_URL: server.url, HERALD_EVENTS_MAX_AGE_MS: "3600000" });
+      await ensureResources(nc, jsm, hour, "gateway", log);
+      expect((await jsm.streams.info(streams.events)).config.max_age).toBe(86_400_000 * NANOS_PER_MS);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("brings an owned bucket's settings back to the table's", async () => {
+    await using server = await NatsServer.start();
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await new Kvm(nc).create(buckets.status, { history: 5 });
+      const config = loadConfig({ NATS_URL: server.url });
+      await ensureResources(nc, jsm, config, "gateway", log);
+      expect((await jsm.streams.info(`KV_${buckets.status}`)).config.max_msgs_per_subject).toBe(5);
+      await ensureResources(nc, jsm, config, "status-projector", log);
+      expect((await jsm.streams.info(`KV_${buckets.status}`)).config.max_msgs_per_subject).toBe(1);
     } finally {
       await nc.close();
     }
@@ -65,7 +85,7 @@ describe("ensureResources", () => {
       for (const name of Object.values(streams)) {
         expect((await jsm.streams.info(name)).config.num_replicas).toBe(3);
       }
-      expect((await jsm.streams.info("KV_presence_status")).config.num_replicas).toBe(3);
+      expect((await jsm.streams.info(`KV_${buckets.status}`)).config.num_replicas).toBe(3);
     } finally {
       await nc.close();
     }
@@ -80,7 +100,7 @@ describe("resourcesFor", () => {
         .map((r) => (r.kind === "stream" ? r.config.name : r.name))
         .sort();
     expect(names("gateway")).toEqual(
-      [streams.commands, streams.events, "presence_members", "presence_status"].sort(),
+      [streams.commands, streams.events, buckets.members, buckets.status].sort(),
     );
     expect(names("presence-actor")).toContain(streams.commands);
     expect(names("status-projector")).not.toContain(streams.commands);

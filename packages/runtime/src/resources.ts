@@ -1,8 +1,11 @@
 /**
- * The JetStream streams and KV buckets Herald runs on, their configuration (from one table),
- * who owns them, and an idempotent `ensure` that is safe when several processes start at once.
+ * The JetStream streams and KV buckets Herald runs on: their configuration (one table), who
+ * owns them, and an `ensure` that is safe when several processes start at once. The owner
+ * creates a resource or brings its settings up to date; a reader creates it only when it is
+ * missing (so start order does not matter) and otherwise leaves its settings alone, so
+ * processes with other settings never fight over them.
  */
-import { buckets, type Config, internalSubjects, streams, subjects } from "@herald/protocol";
+import { buckets, type Component, type Config, internalSubjects, streams, subjects } from "@herald/protocol";
 import {
   DiscardPolicy,
   JetStreamApiError,
@@ -13,21 +16,21 @@ import {
   type StreamInfo,
 } from "@nats-io/jetstream";
 import { Kvm, type KvOptions } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
-import { nanos } from "@nats-io/nats-core";
+import { type NatsConnection, nanos } from "@nats-io/nats-core";
 import type { Logger } from "pino";
-
-export type Component = "gateway" | "presence-actor" | "status-projector";
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
+const GIB = 1024 ** 3;
+
+type StreamSettings = Partial<StreamConfig> & { name: string; subjects: string[] };
 
 export interface StreamSpec {
   readonly kind: "stream";
   readonly owner: Component;
   /** Components that read it and so make sure it exists before they bind to it. */
   readonly readers: readonly Component[];
-  readonly config: Partial<StreamConfig> & { name: string; subjects: string[] };
+  readonly config: StreamSettings;
 }
 
 export interface BucketSpec {
@@ -35,7 +38,7 @@ export interface BucketSpec {
   readonly owner: Component;
   readonly readers: readonly Component[];
   readonly name: string;
-  readonly options: Partial<KvOptions>;
+  readonly options: Partial<KvOptions> & { history: number; replicas: number };
 }
 
 export type ResourceSpec = StreamSpec | BucketSpec;
@@ -43,11 +46,7 @@ export type ResourceSpec = StreamSpec | BucketSpec;
 /** Every stream and bucket, configured from `config`. */
 export function resourceSpecs(config: Config): readonly ResourceSpec[] {
   const replicas = config.replicas;
-  const stream = (
-    owner: Component,
-    readers: readonly Component[],
-    cfg: StreamSpec["config"],
-  ): StreamSpec => ({
+  const stream = (owner: Component, readers: readonly Component[], cfg: StreamSettings): StreamSpec => ({
     kind: "stream",
     owner,
     readers,
@@ -59,29 +58,34 @@ export function resourceSpecs(config: Config): readonly ResourceSpec[] {
       ...cfg,
     },
   });
-  const bucket = (
-    owner: Component,
-    readers: readonly Component[],
-    name: string,
-    options: Partial<KvOptions> = {},
-  ): BucketSpec => ({ kind: "bucket", owner, readers, name, options: { history: 1, replicas, ...options } });
+  const bucket = (owner: Component, readers: readonly Component[], name: string): BucketSpec => ({
+    kind: "bucket",
+    owner,
+    readers,
+    name,
+    options: { history: 1, replicas },
+  });
 
   return [
     stream("gateway", ["presence-actor"], {
       name: streams.commands,
       subjects: [internalSubjects.allCommands],
-      // Commands are replayed after the newest snapshot; a day is far beyond any takeover.
+      // Commands are replayed after the newest snapshot; a day is far beyond any takeover,
+      // and the size cap (reserved from the server's max_file_store) keeps a stalled consumer
+      // from filling the disk.
       max_age: nanos(DAY_MS),
+      max_bytes: 4 * GIB,
       // Lets a gateway retry an append whose ack it lost without applying it twice.
       duplicate_window: nanos(2 * MINUTE_MS),
     }),
     stream("presence-actor", ["status-projector", "gateway"], {
       name: streams.events,
-      subjects: [internalSubjects.allEvents],
+      subjects: [internalSubjects.allEvents, internalSubjects.allFacts],
       max_age: nanos(config.eventsMaxAgeMs),
       // Longer than a partition takeover: events re-decided by a new owner are dropped.
-      duplicate_window: nanos(10 * MINUTE_MS),
-      // Each stored (so de-duplicated) event goes out once on its public subject.
+      duplicate_window: nanos(5 * MINUTE_MS),
+      // Each stored (so de-duplicated) public event goes out once on its public subject;
+      // facts are not republished.
       republish: { src: internalSubjects.allEvents, dest: subjects.allEvents },
     }),
     stream("presence-actor", ["status-projector"], {
@@ -107,23 +111,41 @@ export class ResourceConflictError extends Error {
 }
 
 const STREAM_NAME_IN_USE = 10058;
+const STREAM_NOT_FOUND = 10059;
 
-async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, log: Logger): Promise<StreamInfo> {
-  const { config } = spec;
+function isApiError(err: unknown, code: number): boolean {
+  return err instanceof JetStreamApiError && err.code === code;
+}
+
+/** Settings that the owner keeps as configured (the others are fixed at creation). */
+function drifted(have: StreamConfig, want: StreamSettings): string[] {
+  const keys = ["num_replicas", "max_age", "max_bytes", "duplicate_window", "subjects"] as const;
+  return keys.filter((k) => want[k] !== undefined && JSON.stringify(have[k]) !== JSON.stringify(want[k]));
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: StreamSettings,
+  owner: boolean,
+  log: Logger,
+): Promise<StreamInfo> {
   let info: StreamInfo;
   try {
     // Creating a stream with the same configuration again succeeds, so concurrent starts are safe.
     info = await jsm.streams.add(config);
   } catch (err) {
-    if (!(err instanceof JetStreamApiError) || err.code !== STREAM_NAME_IN_USE) throw err;
-    // It exists with another configuration (an older version, or changed settings): update it.
-    log.info({ stream: config.name }, "updating stream configuration");
-    try {
-      info = await jsm.streams.update(config.name, config);
-    } catch (updateErr) {
-      throw new ResourceConflictError(
-        `stream ${config.name} exists with a configuration that cannot be updated: ${(updateErr as Error).message}`,
-      );
+    if (!isApiError(err, STREAM_NAME_IN_USE)) throw err;
+    info = await jsm.streams.info(config.name);
+    const changed = drifted(info.config, config);
+    if (owner && changed.length > 0) {
+      log.info({ stream: config.name, changed }, "updating stream settings");
+      try {
+        info = await jsm.streams.update(config.name, { ...info.config, ...config });
+      } catch (updateErr) {
+        throw new ResourceConflictError(
+          `stream ${config.name} has other settings (${changed.join(", ")}) that cannot be updated: ${(updateErr as Error).message}`,
+        );
+      }
     }
   }
   const missing = config.subjects.filter((s) => !info.config.subjects?.includes(s));
@@ -133,12 +155,36 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, log: Logger
   return info;
 }
 
-async function ensureBucket(nc: NatsConnection, spec: BucketSpec): Promise<void> {
+async function ensureBucket(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  spec: BucketSpec,
+  owner: boolean,
+  log: Logger,
+): Promise<void> {
   // Kvm.create opens the bucket when it exists and creates it (idempotently) when it does not.
   await new Kvm(nc).create(spec.name, spec.options);
+  if (!owner) return;
+  const stream = `KV_${spec.name}`;
+  let info: StreamInfo;
+  try {
+    info = await jsm.streams.info(stream);
+  } catch (err) {
+    if (isApiError(err, STREAM_NOT_FOUND)) throw new ResourceConflictError(`bucket ${spec.name} vanished`);
+    throw err;
+  }
+  const want = { num_replicas: spec.options.replicas, max_msgs_per_subject: spec.options.history };
+  const changed = (Object.keys(want) as (keyof typeof want)[]).filter((k) => info.config[k] !== want[k]);
+  if (changed.length > 0) {
+    log.info({ bucket: spec.name, changed }, "updating bucket settings");
+    await jsm.streams.update(stream, { ...info.config, ...want });
+  }
 }
 
-/** Creates or verifies every resource `component` owns or reads. Safe to run concurrently. */
+/**
+ * Creates or verifies every resource `component` owns or reads; the owner also brings their
+ * settings up to date. Safe to run concurrently.
+ */
 export async function ensureResources(
   nc: NatsConnection,
   jsm: JetStreamManager,
@@ -147,12 +193,13 @@ export async function ensureResources(
   log: Logger,
 ): Promise<void> {
   for (const spec of resourcesFor(config, component)) {
+    const owner = spec.owner === component;
     if (spec.kind === "stream") {
-      const info = await ensureStream(jsm, spec, log);
-      log.debug({ stream: spec.config.name, messages: info.state.messages }, "stream ready");
+      const info = await ensureStream(jsm, spec.config, owner, log);
+      log.debug({ stream: spec.config.name, messages: info.state.messages, owner }, "stream ready");
     } else {
-      await ensureBucket(nc, spec);
-      log.debug({ bucket: spec.name }, "bucket ready");
+      await ensureBucket(nc, jsm, spec, owner, log);
+      log.debug({ bucket: spec.name, owner }, "bucket ready");
     }
   }
 }

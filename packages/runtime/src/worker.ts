@@ -3,13 +3,13 @@
  * the process with a message naming the variable), logger, NATS connection, resources, and a
  * clean stop on SIGINT/SIGTERM (the app closes, the connection drains, exit 0 within 5 s).
  */
-import { type Config, ConfigError, type Env, loadConfig } from "@herald/protocol";
+import { type Component, type Config, ConfigError, type Env, loadConfig } from "@herald/protocol";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import { createLogger } from "./logger.js";
 import { connectNats } from "./nats.js";
-import { type Component, ensureResources } from "./resources.js";
+import { ensureResources } from "./resources.js";
 
 /** What a worker's `start` gets: everything it needs, created once. */
 export interface WorkerContext {

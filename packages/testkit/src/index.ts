@@ -6,5 +6,5 @@ export {
   type NatsServerOptions,
   natsServerBinary,
 } from "./nats-server.js";
-export { type WaitOptions, WaitTimeoutError, waitFor } from "./wait.js";
+export { StopWaiting, type WaitOptions, WaitTimeoutError, waitFor } from "./wait.js";
 export { type Exit, repoRoot, type WorkerName, WorkerProcess, workerEntry } from "./worker-process.js";

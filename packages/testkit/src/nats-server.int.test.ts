@@ -59,8 +59,8 @@ describe("NatsServer", () => {
   it("says how to install nats-server when it is missing", () => {
     const empty = mkdtempSync(join(tmpdir(), "herald-empty-path-"));
     try {
-      expect(() => natsServerBinary(empty)).toThrow(NatsServerMissingError);
-      expect(() => natsServerBinary(empty)).toThrow(/apt-get install -y nats-server/);
+      expect(() => natsServerBinary(empty, [])).toThrow(NatsServerMissingError);
+      expect(() => natsServerBinary(empty, [])).toThrow(/apt-get install -y nats-server/);
       expect(natsServerBinary()).toMatch(/nats-server$/);
     } finally {
       rmSync(empty, { recursive: true, force: true });

@@ -18,7 +18,7 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { waitFor } from "./wait.js";
+import { StopWaiting, waitFor } from "./wait.js";
 
 export class NatsServerMissingError extends Error {
   override readonly name = "NatsServerMissingError";
@@ -31,12 +31,18 @@ export class NatsServerMissingError extends Error {
   }
 }
 
+/** Where Debian and manual installs put nats-server, which may not be on a user's PATH. */
+const FALLBACK_DIRS = ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"];
+
 /**
- * The path of `nats-server` on `pathEnv` (default: this process's PATH); throws
- * {@link NatsServerMissingError} when it is not installed.
+ * The path of `nats-server` on `pathEnv` (default: this process's PATH), else in the usual
+ * system directories; throws {@link NatsServerMissingError} when it is not installed.
  */
-export function natsServerBinary(pathEnv: string = process.env.PATH ?? ""): string {
-  for (const dir of pathEnv.split(delimiter)) {
+export function natsServerBinary(
+  pathEnv: string = process.env.PATH ?? "",
+  fallbackDirs: readonly string[] = FALLBACK_DIRS,
+): string {
+  for (const dir of [...pathEnv.split(delimiter), ...fallbackDirs]) {
     if (dir === "") continue;
     const candidate = join(dir, "nats-server");
     try {
@@ -77,6 +83,12 @@ export interface NatsServerOptions {
   readonly readyTimeoutMs?: number;
 }
 
+/** Servers still running; killed if the test process exits without disposing of them. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const proc of live) proc.kill("SIGKILL");
+});
+
 interface Ports {
   nats: string[];
   monitoring?: string[];
@@ -90,14 +102,12 @@ export class NatsServer implements AsyncDisposable {
   #monitorPort = 0;
   readonly dir: string;
   readonly storeDir: string;
-  readonly #ownsStore: boolean;
   readonly #opts: NatsServerOptions;
 
   private constructor(opts: NatsServerOptions) {
     this.#opts = opts;
     this.#port = opts.port ?? -1;
     this.dir = mkdtempSync(join(tmpdir(), "herald-nats-"));
-    this.#ownsStore = opts.storeDir === undefined;
     this.storeDir = opts.storeDir ?? join(this.dir, "jetstream");
   }
 
@@ -146,7 +156,7 @@ export class NatsServer implements AsyncDisposable {
       "jetstream {",
       `  store_dir: ${JSON.stringify(this.storeDir)}`,
       "  max_memory_store: 268435456",
-      "  max_file_store: 4294967296",
+      "  max_file_store: 17179869184",
       "}",
     ];
     const cluster = this.#opts.cluster;
@@ -172,16 +182,24 @@ export class NatsServer implements AsyncDisposable {
     proc.stdout?.pipe(out);
     proc.stderr?.pipe(out);
     this.#proc = proc;
-    this.#exited = new Promise((resolve) =>
-      proc.once("exit", () => {
+    live.add(proc);
+    this.#exited = new Promise((resolve) => {
+      const gone = () => {
+        live.delete(proc);
         if (this.#proc === proc) this.#proc = undefined;
         resolve();
-      }),
-    );
+      };
+      proc.once("exit", gone);
+      // A spawn failure (no binary, no permission) ends the process too.
+      proc.once("error", (err) => {
+        out.write(`spawn failed: ${err.message}\n`);
+        gone();
+      });
+    });
     const timeoutMs = this.#opts.readyTimeoutMs ?? 15_000;
     const ports = await waitFor(
       () => {
-        if (this.#proc !== proc) throw new Error(`nats-server exited during start:\n${this.log()}`);
+        if (this.#proc !== proc) throw new StopWaiting(`nats-server exited during start:\n${this.log()}`);
         const file = readdirSync(this.dir).find((f) => f.endsWith(`_${proc.pid}.ports`));
         return file === undefined
           ? undefined
@@ -237,9 +255,10 @@ export class NatsServer implements AsyncDisposable {
     await this.#launch();
   }
 
+  /** Stops the server and removes its temp dir; a store dir given by the caller is kept. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
-    rmSync(this.#ownsStore ? this.dir : join(this.dir, "server.conf"), { recursive: true, force: true });
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -4,6 +4,11 @@ export class WaitTimeoutError extends Error {
   override readonly name = "WaitTimeoutError";
 }
 
+/** Thrown by a probe to stop waiting at once: the condition can no longer come true. */
+export class StopWaiting extends Error {
+  override readonly name = "StopWaiting";
+}
+
 export interface WaitOptions {
   /** Give up after this long (default 10 s). */
   readonly timeoutMs?: number;
@@ -15,7 +20,8 @@ export interface WaitOptions {
 
 /**
  * Polls `probe` until it returns a value other than `undefined`/`false` and returns that value.
- * Errors thrown by `probe` count as "not yet"; the last one is reported on timeout.
+ * Errors thrown by `probe` count as "not yet" (the last one is reported on timeout), except
+ * {@link StopWaiting}, which fails the wait at once.
  */
 export async function waitFor<T>(
   probe: () => T | undefined | false | Promise<T | undefined | false>,
@@ -30,6 +36,7 @@ export async function waitFor<T>(
       const value = await probe();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
+      if (err instanceof StopWaiting) throw err;
       lastError = err;
     }
     if (Date.now() >= deadline) {

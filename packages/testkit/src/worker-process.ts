@@ -6,9 +6,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "./wait.js";
+import type { Component } from "@herald/protocol";
+import { StopWaiting, waitFor } from "./wait.js";
 
-export type WorkerName = "gateway" | "presence-actor" | "status-projector";
+/** A worker process name: the components of the protocol package. */
+export type WorkerName = Component;
 
 /** The repository root (testkit lives in packages/testkit/{src,dist}). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -17,6 +19,12 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "
 export function workerEntry(name: WorkerName): string {
   return join(repoRoot, "packages", name, "dist", "main.js");
 }
+
+/** Workers still running; killed if the test process exits without disposing of them. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const proc of live) proc.kill("SIGKILL");
+});
 
 export interface Exit {
   readonly code: number | null;
@@ -56,6 +64,8 @@ export class WorkerProcess implements AsyncDisposable {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    live.add(proc);
+    proc.once("exit", () => live.delete(proc));
     return new WorkerProcess(name, proc);
   }
 
@@ -84,7 +94,7 @@ export class WorkerProcess implements AsyncDisposable {
       () => {
         if (pattern.test(this.#output)) return true;
         if (this.#exited !== undefined) {
-          throw new Error(`${this.name} exited (${JSON.stringify(this.#exited)}):\n${this.#output}`);
+          throw new StopWaiting(`${this.name} exited (${JSON.stringify(this.#exited)})`);
         }
         return false;
       },
