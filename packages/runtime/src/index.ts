@@ -3,6 +3,7 @@ export { connectNats } from "./nats.js";
 export {
   type BucketSpec,
   ensureResources,
+  partitionsOf,
   ResourceConflictError,
   type ResourceSpec,
   resourceSpecs,

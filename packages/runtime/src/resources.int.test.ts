@@ -5,7 +5,7 @@ import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { ensureResources, resourceSpecs, resourcesFor } from "./resources.js";
+import { ensureResources, partitionsOf, resourceSpecs, resourcesFor } from "./resources.js";
 
 const log = pino({ level: "silent" });
 const NANOS_PER_MS = 1_000_000;
@@ -86,6 +86,26 @@ describe("ensureResources", () => {
         expect((await jsm.streams.info(name)).config.num_replicas).toBe(3);
       }
       expect((await jsm.streams.info(`KV_${buckets.status}`)).config.num_replicas).toBe(3);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("refuses a process whose partition count differs from the deployment's", async () => {
+    await using server = await NatsServer.start();
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await ensureResources(nc, jsm, loadConfig({ NATS_URL: server.url }), "gateway", log);
+      const info = await jsm.streams.info(streams.commands);
+      expect(partitionsOf(info.config.description)).toBe(16);
+      for (const component of ["gateway", "presence-actor"] as const) {
+        const other = loadConfig({ NATS_URL: server.url, HERALD_PARTITIONS: "8" });
+        await expect(ensureResources(nc, jsm, other, component, log)).rejects.toThrow(
+          /created with HERALD_PARTITIONS=16, this process has 8/,
+        );
+      }
+      expect(partitionsOf((await jsm.streams.info(streams.commands)).config.description)).toBe(16);
     } finally {
       await nc.close();
     }

@@ -31,6 +31,14 @@ export interface StreamSpec {
   /** Components that read it and so make sure it exists before they bind to it. */
   readonly readers: readonly Component[];
   readonly config: StreamSettings;
+  /** A problem with an existing stream that no update may fix, or undefined. */
+  readonly verify?: (existing: StreamConfig) => string | undefined;
+}
+
+/** The command stream records the partition count in its description: `partitions=<n>`. */
+export function partitionsOf(description: string | undefined): number | undefined {
+  const m = /\bpartitions=(\d+)\b/.exec(description ?? "");
+  return m === null ? undefined : Number(m[1]);
 }
 
 export interface BucketSpec {
@@ -46,10 +54,16 @@ export type ResourceSpec = StreamSpec | BucketSpec;
 /** Every stream and bucket, configured from `config`. */
 export function resourceSpecs(config: Config): readonly ResourceSpec[] {
   const replicas = config.replicas;
-  const stream = (owner: Component, readers: readonly Component[], cfg: StreamSettings): StreamSpec => ({
+  const stream = (
+    owner: Component,
+    readers: readonly Component[],
+    cfg: StreamSettings,
+    verify?: StreamSpec["verify"],
+  ): StreamSpec => ({
     kind: "stream",
     owner,
     readers,
+    ...(verify === undefined ? {} : { verify }),
     config: {
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
@@ -67,17 +81,30 @@ export function resourceSpecs(config: Config): readonly ResourceSpec[] {
   });
 
   return [
-    stream("gateway", ["presence-actor"], {
-      name: streams.commands,
-      subjects: [internalSubjects.allCommands],
-      // Commands are replayed after the newest snapshot; a day is far beyond any takeover,
-      // and the size cap (reserved from the server's max_file_store) keeps a stalled consumer
-      // from filling the disk.
-      max_age: nanos(DAY_MS),
-      max_bytes: 4 * GIB,
-      // Lets a gateway retry an append whose ack it lost without applying it twice.
-      duplicate_window: nanos(2 * MINUTE_MS),
-    }),
+    stream(
+      "gateway",
+      ["presence-actor"],
+      {
+        name: streams.commands,
+        description: `Herald command batches; partitions=${config.partitions}`,
+        subjects: [internalSubjects.allCommands],
+        // Commands are replayed after the newest snapshot; a day is far beyond any takeover,
+        // and the size cap (reserved from the server's max_file_store) keeps a stalled consumer
+        // from filling the disk.
+        max_age: nanos(DAY_MS),
+        max_bytes: 4 * GIB,
+        // Lets a gateway retry an append whose ack it lost without applying it twice.
+        duplicate_window: nanos(2 * MINUTE_MS),
+      },
+      // Every process must place a user in the same partition: one count for the deployment.
+      (existing) => {
+        const have = partitionsOf(existing.description);
+        return have === undefined || have === config.partitions
+          ? undefined
+          : `${streams.commands} was created with HERALD_PARTITIONS=${have}, this process has ${config.partitions}; ` +
+              "every process must use the same count (changing it needs an empty command stream)";
+      },
+    ),
     stream("presence-actor", ["status-projector", "gateway"], {
       name: streams.events,
       subjects: [internalSubjects.allEvents, internalSubjects.allFacts],
@@ -119,16 +146,24 @@ function isApiError(err: unknown, code: number): boolean {
 
 /** Settings that the owner keeps as configured (the others are fixed at creation). */
 function drifted(have: StreamConfig, want: StreamSettings): string[] {
-  const keys = ["num_replicas", "max_age", "max_bytes", "duplicate_window", "subjects"] as const;
+  const keys = [
+    "num_replicas",
+    "max_age",
+    "max_bytes",
+    "duplicate_window",
+    "subjects",
+    "description",
+  ] as const;
   return keys.filter((k) => want[k] !== undefined && JSON.stringify(have[k]) !== JSON.stringify(want[k]));
 }
 
 async function ensureStream(
   jsm: JetStreamManager,
-  config: StreamSettings,
+  spec: StreamSpec,
   owner: boolean,
   log: Logger,
 ): Promise<StreamInfo> {
+  const { config } = spec;
   let info: StreamInfo;
   try {
     // Creating a stream with the same configuration again succeeds, so concurrent starts are safe.
@@ -136,6 +171,8 @@ async function ensureStream(
   } catch (err) {
     if (!isApiError(err, STREAM_NAME_IN_USE)) throw err;
     info = await jsm.streams.info(config.name);
+    const problem = spec.verify?.(info.config);
+    if (problem !== undefined) throw new ResourceConflictError(problem);
     const changed = drifted(info.config, config);
     if (owner && changed.length > 0) {
       log.info({ stream: config.name, changed }, "updating stream settings");
@@ -195,7 +232,7 @@ export async function ensureResources(
   for (const spec of resourcesFor(config, component)) {
     const owner = spec.owner === component;
     if (spec.kind === "stream") {
-      const info = await ensureStream(jsm, spec.config, owner, log);
+      const info = await ensureStream(jsm, spec, owner, log);
       log.debug({ stream: spec.config.name, messages: info.state.messages, owner }, "stream ready");
     } else {
       await ensureBucket(nc, jsm, spec, owner, log);
