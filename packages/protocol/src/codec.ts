@@ -10,6 +10,8 @@ import {
   type Command,
   CommandBatchEnvelope,
   Command as CommandSchema,
+  type Fact,
+  Fact as FactSchema,
 } from "./schemas.js";
 import { compile } from "./validate.js";
 
@@ -82,4 +84,23 @@ export function decodeCommandBatch(bytes: Uint8Array): DecodedCommandBatch {
     else rejected.push({ index, reason, value: cmd });
   }
   return { cmds, rejected };
+}
+
+const checkFact = compile(FactSchema);
+
+export function encodeFact(fact: Fact): Uint8Array {
+  return msgpack.encode(fact);
+}
+
+/** Decodes and checks one fact of the events stream; throws {@link InvalidMessageError}. */
+export function decodeFact(bytes: Uint8Array): Fact {
+  let value: unknown;
+  try {
+    value = msgpack.decode(bytes);
+  } catch (err) {
+    throw new InvalidMessageError(`fact is not msgpack: ${(err as Error).message}`);
+  }
+  const problem = checkFact.explain(value, "fact");
+  if (problem !== undefined) throw new InvalidMessageError(problem);
+  return value as Fact;
 }

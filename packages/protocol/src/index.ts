@@ -10,14 +10,18 @@ export type {
   Command,
   CommandBatch,
   CommandType,
+  Fact,
   HeartbeatItem,
   LeaveReason,
   ManualStatus,
   Member,
+  MemberDoc,
+  MemberFact,
   PresenceEvent,
   Status,
   StatusDoc,
   StatusEvent,
+  UserFact,
   UserStatus,
 } from "./schemas.js";
 export * as schemas from "./schemas.js";

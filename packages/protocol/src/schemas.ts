@@ -267,6 +267,45 @@ export const StatusDoc = Type.Object(
 );
 export type StatusDoc = Static<typeof StatusDoc>;
 
+/** A `presence_members` value: one conn of a user in one channel. */
+export const MemberDoc = Type.Object(
+  {
+    channel: Channel,
+    user: UserId,
+    conn: ConnId,
+    data: Data,
+    joined_at_ms: TimeMs,
+    updated_at_ms: TimeMs,
+    /** The user is invisible: kept for when they reappear, shown to nobody. */
+    hidden: Type.Optional(Type.Literal(true)),
+  },
+  closed,
+);
+export type MemberDoc = Static<typeof MemberDoc>;
+
+// ---- internal: facts (msgpack on the events stream, `herald.fact.>`) ----------------------
+
+/** The new `presence_status` document of a user; `doc: null` removes it. */
+export const UserFact = Type.Object(
+  { type: Type.Literal("user"), user: UserId, doc: Type.Union([StatusDoc, Type.Null()]) },
+  closed,
+);
+export type UserFact = Static<typeof UserFact>;
+/** The new state of one member; `doc: null` removes it. */
+export const MemberFact = Type.Object(
+  {
+    type: Type.Literal("member"),
+    channel: Channel,
+    user: UserId,
+    conn: ConnId,
+    doc: Type.Union([MemberDoc, Type.Null()]),
+  },
+  closed,
+);
+export type MemberFact = Static<typeof MemberFact>;
+export const Fact = Type.Union([UserFact, MemberFact]);
+export type Fact = Static<typeof Fact>;
+
 // ---- internal: stamped commands (msgpack on the command stream) ---------------------------
 
 const stamped = { at_ms: TimeMs };
@@ -374,6 +413,10 @@ export const schemas: Readonly<Record<string, TSchema>> = {
   UpdateEvent,
   LeaveEvent,
   StatusDoc,
+  MemberDoc,
+  UserFact,
+  MemberFact,
+  Fact,
   Command,
   CommandBatch,
   CommandBatchEnvelope,

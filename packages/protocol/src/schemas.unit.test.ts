@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeCommandBatch, encodeCommandBatch, json, msgpack } from "./codec.js";
+import { decodeCommandBatch, decodeFact, encodeCommandBatch, encodeFact, json, msgpack } from "./codec.js";
 import { InvalidMessageError } from "./errors.js";
 import { limits } from "./limits.js";
 import * as S from "./schemas.js";
@@ -17,6 +17,14 @@ const statusEvent = {
   at_ms: 1,
   online: 1,
   active: 1,
+};
+const memberDoc = {
+  channel: "c",
+  user: "u",
+  conn: "k",
+  data: { x: 1 },
+  joined_at_ms: 1,
+  updated_at_ms: 2,
 };
 const joinEvent = { type: "join", channel: "c", user: "u", conn: "k", data: { x: 1 }, first: true, at_ms: 1 };
 const leaveEvent = {
@@ -336,6 +344,31 @@ const examples: Record<string, Examples> = {
       [{ cmds: commands }, "v is required"],
     ],
   },
+  MemberDoc: {
+    valid: [memberDoc, { ...memberDoc, hidden: true }],
+    invalid: [
+      [{ ...memberDoc, hidden: false }, /^hidden: /],
+      [{ ...memberDoc, joined_at_ms: -1 }, /^joined_at_ms: /],
+    ],
+  },
+  UserFact: {
+    valid: [
+      { type: "user", user: "u", doc: { user: "u", status: "offline", conns: 0, updated_at_ms: 1 } },
+      { type: "user", user: "u", doc: null },
+    ],
+    invalid: [[{ type: "user", user: "u" }, "doc is required"]],
+  },
+  MemberFact: {
+    valid: [
+      { type: "member", channel: "c", user: "u", conn: "k", doc: memberDoc },
+      { type: "member", channel: "c", user: "u", conn: "k", doc: null },
+    ],
+    invalid: [[{ type: "member", channel: "", user: "u", conn: "k", doc: null }, `channel: ${CHANNEL_RULE}`]],
+  },
+  Fact: {
+    valid: [{ type: "user", user: "u", doc: null }],
+    invalid: [[{ type: "member", user: "u", conn: "k", doc: null }, "channel is required"]],
+  },
   CommandBatchEnvelope: {
     valid: [
       { v: 1, cmds: commands },
@@ -567,6 +600,16 @@ describe("command batch codec", () => {
     expect(decoded.rejected[0]?.reason).toMatch(/^cmds\[0\]/);
     const extra = msgpack.encode({ v: 1, cmds: commands, x: 1 });
     expect(invalidMessage(extra).message).toBe('command batch: unknown field "x"');
+  });
+});
+
+describe("fact codec", () => {
+  it("round-trips facts and rejects bad ones", () => {
+    const fact: S.Fact = { type: "member", channel: "c.d", user: "é", conn: "*", doc: memberDoc };
+    expect(decodeFact(encodeFact(fact))).toEqual(fact);
+    expect(() => decodeFact(new Uint8Array([0xc1]))).toThrow(InvalidMessageError);
+    const bad = msgpack.encode({ type: "user", user: "", doc: null });
+    expect(() => decodeFact(bad)).toThrow(`fact.user: ${ID_RULE}`);
   });
 });
 
