@@ -32,8 +32,11 @@ describe("workers as processes", () => {
     await server?.[Symbol.asyncDispose]();
   });
 
+  // Every process of a deployment must use one partition count (8 here, not the default 16).
+  const PARTITIONS = "8";
+
   it("start two of each at the same time, create their resources, and stop cleanly on SIGTERM", async () => {
-    const env = { NATS_URL: server.url, LOG_LEVEL: "info", HERALD_PARTITIONS: "8" };
+    const env = { NATS_URL: server.url, LOG_LEVEL: "info", HERALD_PARTITIONS: PARTITIONS };
     const started = [...WORKERS, ...WORKERS].map((w) => WorkerProcess.spawn(w, env));
     procs.push(...started);
     await Promise.all(started.map((p) => p.waitForOutput(/"msg":"started"/)));
@@ -112,18 +115,27 @@ describe("workers as processes", () => {
   it("npm start's runner starts every worker and stops them all on Ctrl-C", async () => {
     // With NATS_URL set the runner uses that server instead of starting one on nats.conf's port.
     const runner = spawn(process.execPath, [join(repoRoot, "scripts", "run.mjs")], {
-      env: { PATH: process.env.PATH ?? "", NATS_URL: server.url, LOG_FORMAT: "json" },
+      env: {
+        PATH: process.env.PATH ?? "",
+        NATS_URL: server.url,
+        HERALD_PARTITIONS: PARTITIONS,
+        LOG_FORMAT: "json",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
-    runner.stdout.on("data", (b: Buffer) => {
+    const collect = (b: Buffer) => {
       output += b.toString();
-    });
+    };
+    runner.stdout.on("data", collect);
+    runner.stderr.on("data", collect);
     const exited = new Promise<number | null>((resolve) => runner.once("exit", (code) => resolve(code)));
     try {
       await waitFor(() => WORKERS.every((w) => new RegExp(`\\[${w}\\].*"msg":"started"`).test(output)), {
         timeoutMs: 20_000,
         what: "all workers started by run.mjs",
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}\n--- run.mjs output ---\n${output}`);
       });
       runner.kill("SIGINT");
       expect(await exited).toBe(0);
@@ -135,7 +147,11 @@ describe("workers as processes", () => {
 
   it("refuses invalid configuration at start, naming the variable and the accepted range", async () => {
     for (const name of WORKERS) {
-      const worker = WorkerProcess.spawn(name, { NATS_URL: server.url, PRESENCE_GRACE_MS: "soon" });
+      const worker = WorkerProcess.spawn(name, {
+        NATS_URL: server.url,
+        HERALD_PARTITIONS: PARTITIONS,
+        PRESENCE_GRACE_MS: "soon",
+      });
       procs.push(worker);
       const exit = await worker.waitExit();
       expect(exit.code).toBe(78);
