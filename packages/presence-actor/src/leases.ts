@@ -1,0 +1,142 @@
+/**
+ * Partition leases in the `herald_leases` bucket: key `p<n>` → `{owner, expires_at_ms}`. A
+ * process takes a free or expired lease by compare-and-set on the key's revision, renews what
+ * it holds, and aims at an even share: with N live owners it holds at most ceil(P / N) and
+ * gives back the rest, so partitions spread over the processes that are running.
+ */
+import type { KV } from "@nats-io/kv";
+import type { Logger } from "pino";
+
+export interface LeaseValue {
+  readonly owner: string;
+  readonly expires_at_ms: number;
+}
+
+export interface LeaseOptions {
+  readonly owner: string;
+  readonly partitions: number;
+  readonly ttlMs: number;
+  readonly renewMs: number;
+}
+
+export interface LeaseHandlers {
+  /** The lease of `p` is ours: start processing it. */
+  acquired(p: number): Promise<void>;
+  /** We must stop processing `p` (given back, or lost); resolve once it is stopped. */
+  released(p: number): Promise<void>;
+}
+
+const key = (p: number): string => `p${p}`;
+const encoder = new TextEncoder();
+
+export class Leases {
+  /** Partition → revision of our lease. */
+  readonly #held = new Map<number, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #round: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(
+    private readonly kv: KV,
+    private readonly opts: LeaseOptions,
+    private readonly handlers: LeaseHandlers,
+    private readonly log: Logger,
+  ) {}
+
+  get held(): number[] {
+    return [...this.#held.keys()].sort((a, b) => a - b);
+  }
+
+  /** Runs a first round now, then one every `renewMs`. */
+  async start(): Promise<void> {
+    await this.#run();
+    this.#timer = setInterval(() => void this.#run(), this.opts.renewMs);
+  }
+
+  #run(): Promise<void> {
+    this.#round = this.#round
+      .then(() => (this.#closed ? undefined : this.round()))
+      .catch((err: unknown) => {
+        this.log.warn({ err }, "lease round failed");
+      });
+    return this.#round;
+  }
+
+  #value(now: number): Uint8Array {
+    const v: LeaseValue = { owner: this.opts.owner, expires_at_ms: now + this.opts.ttlMs };
+    return encoder.encode(JSON.stringify(v));
+  }
+
+  /** One round: renew ours, count owners, take free leases up to our share, give back extras. */
+  async round(): Promise<void> {
+    const now = Date.now();
+    const current = new Map<number, { value: LeaseValue | undefined; revision: number }>();
+    for (let p = 0; p < this.opts.partitions; p++) {
+      const e = await this.kv.get(key(p));
+      const value = e !== null && e.operation === "PUT" ? (e.json<LeaseValue>() as LeaseValue) : undefined;
+      current.set(p, { value, revision: e?.revision ?? 0 });
+    }
+    const owners = new Set<string>([this.opts.owner]);
+    for (const { value } of current.values())
+      if (value !== undefined && value.expires_at_ms > now) owners.add(value.owner);
+    const share = Math.ceil(this.opts.partitions / owners.size);
+
+    // Renew what we hold; a lease someone else took in the meantime is lost.
+    for (const [p, revision] of [...this.#held]) {
+      const seen = current.get(p);
+      if (seen?.revision !== revision || seen.value?.owner !== this.opts.owner) {
+        this.log.warn({ partition: p }, "lease lost");
+        this.#held.delete(p);
+        await this.handlers.released(p);
+        continue;
+      }
+      try {
+        this.#held.set(p, await this.kv.update(key(p), this.#value(now), revision));
+      } catch (err) {
+        this.log.warn({ partition: p, err }, "lease renewal failed; giving the partition up");
+        this.#held.delete(p);
+        await this.handlers.released(p);
+      }
+    }
+    // Give back what is over our share, so a process that joined gets its part.
+    while (this.#held.size > share) {
+      const p = Math.max(...this.#held.keys());
+      await this.#release(p);
+    }
+    // Take free or expired leases up to our share.
+    for (const [p, { value, revision }] of current) {
+      if (this.#held.size >= share) break;
+      if (this.#held.has(p)) continue;
+      if (value !== undefined && value.expires_at_ms > now) continue;
+      try {
+        const rev =
+          revision === 0
+            ? await this.kv.create(key(p), this.#value(now))
+            : await this.kv.update(key(p), this.#value(now), revision);
+        this.#held.set(p, rev);
+        this.log.info({ partition: p }, "lease acquired");
+        await this.handlers.acquired(p);
+      } catch {
+        // Someone else was faster.
+      }
+    }
+  }
+
+  async #release(p: number): Promise<void> {
+    const revision = this.#held.get(p);
+    this.#held.delete(p);
+    await this.handlers.released(p);
+    if (revision !== undefined) {
+      await this.kv.delete(key(p), { previousSeq: revision }).catch(() => undefined);
+    }
+    this.log.info({ partition: p }, "lease released");
+  }
+
+  /** Stops renewing and gives every lease back (after its partition stopped). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#round;
+    for (const p of [...this.#held.keys()]) await this.#release(p);
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * One partition of users: their entities, their timers, and a logical clock. Pure: commands and
+ * the passing of time go in, the messages to append come out (docs/PRESENCE.md). The adapter
+ * only moves bytes between JetStream and this.
+ */
+import {
+  type ChannelEvent,
+  type Command,
+  encodeFact,
+  encodeToken,
+  type Fact,
+  internalSubjects,
+  json,
+  type StatusEvent,
+} from "@herald/protocol";
+import type { AnyEventObject } from "xstate";
+import type { PresenceEvent } from "./machine.js";
+import { Scheduler } from "./scheduler.js";
+import { type Outputs, type TimerOp, UserEntity } from "./user.js";
+
+/** One message for the events stream, with its deterministic de-duplication id. */
+export interface Outgoing {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly msgId: string;
+}
+
+export interface PartitionOptions {
+  readonly awayAfterMs: number;
+  readonly graceMs: number;
+}
+
+interface TimerPayload {
+  readonly user: string;
+  readonly event: AnyEventObject;
+}
+
+const TTL_PREFIX = "ttl:";
+const SEP = "\u0000";
+
+export class Partition {
+  readonly users = new Map<string, UserEntity>();
+  readonly timers = new Scheduler<TimerPayload>();
+  /** Logical time: the latest command stamp or timer deadline seen; never goes back. */
+  clock = 0;
+  /** Counters for logs and tests. */
+  readonly stats = { commands: 0, heartbeatsNoChange: 0, transitions: 0, timersFired: 0 };
+
+  constructor(
+    readonly id: number,
+    private readonly opts: PartitionOptions,
+  ) {}
+
+  /**
+   * Applies one command. Timers due at or before its stamp fire first, so time runs forward
+   * in stamp order. `msgIdBase` makes the ids of what it produces deterministic (the command's
+   * stream sequence and index), so re-applying after a crash appends nothing twice.
+   */
+  apply(cmd: Command, msgIdBase: string, out: Outgoing[]): void {
+    this.advance(cmd.at_ms, out);
+    this.stats.commands++;
+    const at = this.clock;
+    const result: Outputs = { events: [], facts: [] };
+    const timers: TimerOp[] = [];
+    const user = cmd.user;
+    switch (cmd.type) {
+      case "heartbeat": {
+        const entity = this.#entity(user, timers);
+        if (entity.isLive(cmd.conn)) {
+          // The hot path: a live conn's heartbeat only moves its deadline. No transition.
+          this.stats.heartbeatsNoChange++;
+          this.#armTtl(user, cmd.conn, at + cmd.ttl_ms);
+          break;
+        }
+        this.#step(entity, { type: "CONNECT", conn: cmd.conn, at }, result, timers);
+        this.#armTtl(user, cmd.conn, at + cmd.ttl_ms);
+        break;
+      }
+      case "disconnect": {
+        const entity = this.users.get(user);
+        if (entity === undefined || !entity.isLive(cmd.conn)) break;
+        this.timers.cancel(this.#ttlKey(user, cmd.conn));
+        this.#step(entity, { type: "DISCONNECT", conn: cmd.conn, at }, result, timers);
+        break;
+      }
+      case "activity":
+        this.#step(this.#entity(user, timers), { type: "ACTIVITY", at }, result, timers);
+        break;
+      case "forget": {
+        const entity = this.users.get(user);
+        if (entity === undefined) break;
+        this.#step(entity, { type: "FORGET", at }, result, timers);
+        break;
+      }
+      case "join":
+      case "update":
+      case "leave": {
+        const entity = this.#entity(user, timers);
+        if (!entity.isLive(cmd.conn))
+          this.#step(entity, { type: "CONNECT", conn: cmd.conn, at }, result, timers);
+        this.#armTtl(user, cmd.conn, at + cmd.ttl_ms);
+        const event: PresenceEvent =
+          cmd.type === "leave"
+            ? { type: "LEAVE", conn: cmd.conn, channel: cmd.channel, at }
+            : {
+                type: cmd.type === "join" ? "JOIN" : "UPDATE",
+                conn: cmd.conn,
+                channel: cmd.channel,
+                data: cmd.data,
+                at,
+              };
+        this.#step(entity, event, result, timers);
+        break;
+      }
+      case "set_status": {
+        const event: PresenceEvent = { type: "SET_STATUS", status: cmd.status, at };
+        if (cmd.text !== undefined) event.text = cmd.text;
+        if (cmd.emoji !== undefined) event.emoji = cmd.emoji;
+        if (cmd.expires_at_ms !== undefined) event.expires_at_ms = cmd.expires_at_ms;
+        this.#step(this.#entity(user, timers), event, result, timers);
+        break;
+      }
+    }
+    this.#applyTimers(user, timers);
+    this.#emit(result, msgIdBase, out);
+  }
+
+  /** Fires every timer due at or before `now` (in deadline order), moving the clock forward. */
+  advance(now: number, out: Outgoing[]): void {
+    for (let due = this.timers.next(now); due !== undefined; due = this.timers.next(now)) {
+      this.clock = Math.max(this.clock, due.at);
+      this.stats.timersFired++;
+      const { user, event } = due.payload;
+      const entity = this.users.get(user);
+      if (entity === undefined) continue;
+      const result: Outputs = { events: [], facts: [] };
+      const timers: TimerOp[] = [];
+      this.#step(entity, { ...event, at: due.at }, result, timers);
+      this.#applyTimers(user, timers);
+      this.#emit(
+        result,
+        `t.${encodeToken(user)}.${encodeToken(due.key.slice(user.length + 1))}.${due.at}`,
+        out,
+      );
+    }
+    this.clock = Math.max(this.clock, now);
+  }
+
+  #entity(user: string, timers: TimerOp[]): UserEntity {
+    let entity = this.users.get(user);
+    if (entity === undefined) {
+      entity = new UserEntity(
+        { user, awayAfterMs: this.opts.awayAfterMs, graceMs: this.opts.graceMs },
+        timers,
+      );
+      this.users.set(user, entity);
+    }
+    return entity;
+  }
+
+  #step(
+    entity: UserEntity,
+    event: PresenceEvent | (AnyEventObject & { at: number }),
+    result: Outputs,
+    timers: TimerOp[],
+  ): void {
+    if (entity.step(event, result, timers)) this.stats.transitions++;
+  }
+
+  #ttlKey(user: string, conn: string): string {
+    return `${user}${SEP}${TTL_PREFIX}${conn}`;
+  }
+
+  #armTtl(user: string, conn: string, at: number): void {
+    this.timers.schedule(this.#ttlKey(user, conn), at, { user, event: { type: "CONN_TIMEOUT", conn } });
+  }
+
+  #applyTimers(user: string, ops: readonly TimerOp[]): void {
+    for (const op of ops) {
+      const key = `${user}${SEP}${op.id}`;
+      if (op.op === "cancel") this.timers.cancel(key);
+      else this.timers.schedule(key, op.at, { user, event: op.event });
+    }
+  }
+
+  #emit(result: Outputs, msgIdBase: string, out: Outgoing[]): void {
+    let k = 0;
+    for (const e of result.events) {
+      out.push({ subject: eventSubject(e), data: json.encode(e), msgId: `${msgIdBase}.${k++}` });
+    }
+    for (const f of result.facts) {
+      out.push({ subject: factSubject(f), data: encodeFact(f), msgId: `${msgIdBase}.${k++}` });
+    }
+  }
+}
+
+function eventSubject(e: StatusEvent | ChannelEvent): string {
+  return e.type === "status" ? internalSubjects.userEvent(e.user) : internalSubjects.channelEvent(e.channel);
+}
+
+function factSubject(f: Fact): string {
+  return f.type === "user"
+    ? internalSubjects.userFact(f.user)
+    : internalSubjects.memberFact(f.channel, f.user, f.conn);
+}
