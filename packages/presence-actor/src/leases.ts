@@ -1,8 +1,9 @@
 /**
  * Partition leases in the `herald_leases` bucket: key `p<n>` → `{owner, expires_at_ms}`. A
  * process takes a free or expired lease by compare-and-set on the key's revision, renews what
- * it holds, and aims at an even share: with N live owners it holds at most ceil(P / N) and
- * gives back the rest, so partitions spread over the processes that are running.
+ * it holds, and aims at an even share: every process also keeps a key `o.<owner>` alive, so
+ * with N live processes each holds at most ceil(P / N) and gives back the rest — partitions
+ * spread over the processes that are running, including one that just joined.
  */
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
@@ -27,6 +28,7 @@ export interface LeaseHandlers {
 }
 
 const key = (p: number): string => `p${p}`;
+const OWNER_PREFIX = "o.";
 const encoder = new TextEncoder();
 
 export class Leases {
@@ -70,16 +72,25 @@ export class Leases {
   /** One round: renew ours, count owners, take free leases up to our share, give back extras. */
   async round(): Promise<void> {
     const now = Date.now();
+    await this.kv.put(`${OWNER_PREFIX}${this.opts.owner}`, this.#value(now));
     const current = new Map<number, { value: LeaseValue | undefined; revision: number }>();
     for (let p = 0; p < this.opts.partitions; p++) {
       const e = await this.kv.get(key(p));
       const value = e !== null && e.operation === "PUT" ? (e.json<LeaseValue>() as LeaseValue) : undefined;
       current.set(p, { value, revision: e?.revision ?? 0 });
     }
+    // Live processes: every one keeps its `o.<owner>` key fresh.
     const owners = new Set<string>([this.opts.owner]);
-    for (const { value } of current.values())
-      if (value !== undefined && value.expires_at_ms > now) owners.add(value.owner);
+    const ownerKeys: string[] = [];
+    for await (const k of await this.kv.keys(`${OWNER_PREFIX}*`)) ownerKeys.push(k);
+    for (const k of ownerKeys) {
+      const e = await this.kv.get(k);
+      if (e?.operation !== "PUT") continue;
+      const v = e.json<LeaseValue>();
+      if (v.expires_at_ms > now) owners.add(v.owner);
+    }
     const share = Math.ceil(this.opts.partitions / owners.size);
+    this.log.debug({ owners: owners.size, share, held: this.held }, "lease round");
 
     // Renew what we hold; a lease someone else took in the meantime is lost.
     for (const [p, revision] of [...this.#held]) {
@@ -138,5 +149,6 @@ export class Leases {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#round;
     for (const p of [...this.#held.keys()]) await this.#release(p);
+    await this.kv.delete(`${OWNER_PREFIX}${this.opts.owner}`).catch(() => undefined);
   }
 }

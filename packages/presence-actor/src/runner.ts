@@ -36,7 +36,7 @@ export class PartitionRunner {
   #caughtUp = false;
   #stopped = false;
   #chain: Promise<void> = Promise.resolve();
-  #messages: { stop(): void } | undefined;
+  #messages: { close(): Promise<unknown> } | undefined;
   #done: Promise<void> = Promise.resolve();
 
   constructor(
@@ -150,7 +150,7 @@ export class PartitionRunner {
   /** Stops consuming and finishes the message in hand. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#messages?.stop();
+    await this.#messages?.close().catch(() => undefined);
     await this.#done.catch(() => undefined);
     await this.#chain;
   }
