@@ -136,6 +136,9 @@ export const presenceMachine = setup({
   },
   delays: {
     awayAfter: ({ context }) => context.awayAfterMs,
+    /** What remains of awayAfter since the last activity (a user in grace turns away on time too). */
+    awayRemaining: ({ context, event }) =>
+      Math.max(0, (context.activeAt ?? 0) + context.awayAfterMs - ("at" in event ? event.at : 0)),
     grace: ({ context }) => context.graceMs,
     /** Until the manual status expires, from the time of the event that set it. */
     manualExpiry: ({ context, event }) =>
@@ -214,7 +217,10 @@ export const presenceMachine = setup({
           },
           initial: "online",
           states: {
-            online: { on: { ACTIVITY: { actions: "markActive" } } },
+            online: {
+              after: { awayRemaining: "away" },
+              on: { ACTIVITY: { target: "online", reenter: true, actions: "markActive" } },
+            },
             away: { on: { ACTIVITY: { target: "online", actions: "markActive" } } },
           },
         },

@@ -15,7 +15,7 @@ import {
 } from "@herald/protocol";
 import type { AnyEventObject } from "xstate";
 import type { PresenceEvent } from "./machine.js";
-import { Scheduler } from "./scheduler.js";
+import { type Due, Scheduler } from "./scheduler.js";
 import { type Outputs, type TimerOp, UserEntity } from "./user.js";
 
 /** One message for the events stream, with its deterministic de-duplication id. */
@@ -122,6 +122,13 @@ export class Partition {
       }
     }
     this.#applyTimers(user, timers);
+    // Every timer due by the clock fired before the command, so any due now was armed by it with
+    // no delay (a grace of 0, an expires_at_ms already past). It fires now, as part of the
+    // command and under its ids: a timer's own id (key and time) would repeat when the same
+    // timer is armed again within the same millisecond.
+    for (let due = this.timers.next(this.clock); due !== undefined; due = this.timers.next(this.clock)) {
+      this.#fire(due, result);
+    }
     this.#emit(result, msgIdBase, out);
   }
 
@@ -129,14 +136,9 @@ export class Partition {
   advance(now: number, out: Outgoing[]): void {
     for (let due = this.timers.next(now); due !== undefined; due = this.timers.next(now)) {
       this.clock = Math.max(this.clock, due.at);
-      this.stats.timersFired++;
-      const { user, event } = due.payload;
-      const entity = this.users.get(user);
-      if (entity === undefined) continue;
       const result: Outputs = { events: [], facts: [] };
-      const timers: TimerOp[] = [];
-      this.#step(entity, { ...event, at: due.at }, result, timers);
-      this.#applyTimers(user, timers);
+      this.#fire(due, result);
+      const user = due.payload.user;
       this.#emit(
         result,
         `t.${encodeToken(user)}.${encodeToken(due.key.slice(user.length + 1))}.${due.at}`,
@@ -144,6 +146,17 @@ export class Partition {
       );
     }
     this.clock = Math.max(this.clock, now);
+  }
+
+  /** Runs one due timer's event through its user's machine. */
+  #fire(due: Due<TimerPayload>, result: Outputs): void {
+    this.stats.timersFired++;
+    const { user, event } = due.payload;
+    const entity = this.users.get(user);
+    if (entity === undefined) return;
+    const timers: TimerOp[] = [];
+    this.#step(entity, { ...event, at: due.at }, result, timers);
+    this.#applyTimers(user, timers);
   }
 
   #entity(user: string, timers: TimerOp[]): UserEntity {
