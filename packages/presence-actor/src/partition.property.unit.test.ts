@@ -41,8 +41,8 @@ type Reported = "online" | "away" | "offline";
 // ---- the reference model --------------------------------------------------------------------
 
 interface ModelUser {
-  /** Live conns: deadline (last heartbeat/join/update/leave + ttl) and channels. */
-  conns: Map<string, { deadline: number; channels: Set<string> }>;
+  /** Live conns: deadline (last heartbeat/join/update/leave + the conn's ttl), ttl, channels. */
+  conns: Map<string, { deadline: number; ttl: number; channels: Set<string> }>;
   activeAt?: number;
   /** When the last conn ended. */
   lastEnd?: number;
@@ -82,16 +82,25 @@ class Model {
     }
   }
 
-  /** A conn is live after this; a new one is activity (connecting). */
-  #touch(u: ModelUser, conn: string, ttl: number): { deadline: number; channels: Set<string> } {
+  /**
+   * A conn is live after this; a new one is activity (connecting). A heartbeat sets the conn's
+   * ttl; join/update/leave keep a live conn's own ttl (a new conn gets the command's).
+   */
+  #touch(
+    u: ModelUser,
+    conn: string,
+    ttl: number,
+    heartbeat = false,
+  ): { deadline: number; channels: Set<string> } {
     const t = this.clock;
     let c = u.conns.get(conn);
     if (c === undefined) {
-      c = { deadline: t + ttl, channels: new Set() };
+      c = { deadline: t + ttl, ttl, channels: new Set() };
       u.conns.set(conn, c);
       u.activeAt = t;
     }
-    c.deadline = t + ttl;
+    if (heartbeat) c.ttl = ttl;
+    c.deadline = t + c.ttl;
     return c;
   }
 
@@ -101,7 +110,7 @@ class Model {
     const u = this.#user(cmd.user);
     switch (cmd.type) {
       case "heartbeat":
-        this.#touch(u, cmd.conn, cmd.ttl_ms);
+        this.#touch(u, cmd.conn, cmd.ttl_ms, true);
         break;
       case "disconnect":
         if (u.conns.delete(cmd.conn) && u.conns.size === 0) u.lastEnd = t;

@@ -33,6 +33,8 @@ export interface PartitionOptions {
 interface TimerPayload {
   readonly user: string;
   readonly event: AnyEventObject;
+  /** For a conn's deadline: the ttl that set it. */
+  readonly ttl?: number;
 }
 
 const TTL_PREFIX = "ttl:";
@@ -69,11 +71,11 @@ export class Partition {
         if (entity.isLive(cmd.conn)) {
           // The hot path: a live conn's heartbeat only moves its deadline. No transition.
           this.stats.heartbeatsNoChange++;
-          this.#armTtl(user, cmd.conn, at + cmd.ttl_ms);
+          this.#armTtl(user, cmd.conn, at + cmd.ttl_ms, cmd.ttl_ms);
           break;
         }
         this.#step(entity, { type: "CONNECT", conn: cmd.conn, at }, result, timers);
-        this.#armTtl(user, cmd.conn, at + cmd.ttl_ms);
+        this.#armTtl(user, cmd.conn, at + cmd.ttl_ms, cmd.ttl_ms);
         break;
       }
       case "disconnect": {
@@ -98,7 +100,9 @@ export class Partition {
         const entity = this.#entity(user, timers);
         if (!entity.isLive(cmd.conn))
           this.#step(entity, { type: "CONNECT", conn: cmd.conn, at }, result, timers);
-        this.#armTtl(user, cmd.conn, at + cmd.ttl_ms);
+        // Proof of life like a heartbeat, with the conn's own ttl (the default for a new conn).
+        const ttl = this.#ttlOf(user, cmd.conn) ?? cmd.ttl_ms;
+        this.#armTtl(user, cmd.conn, at + ttl, ttl);
         const event: PresenceEvent =
           cmd.type === "leave"
             ? { type: "LEAVE", conn: cmd.conn, channel: cmd.channel, at }
@@ -184,8 +188,14 @@ export class Partition {
     return `${user}${SEP}${TTL_PREFIX}${conn}`;
   }
 
-  #armTtl(user: string, conn: string, at: number): void {
-    this.timers.schedule(this.#ttlKey(user, conn), at, { user, event: { type: "CONN_TIMEOUT", conn } });
+  /** The ttl of the conn's last heartbeat (or first command), while it is live. */
+  #ttlOf(user: string, conn: string): number | undefined {
+    return this.timers.payload(this.#ttlKey(user, conn))?.ttl;
+  }
+
+  #armTtl(user: string, conn: string, at: number, ttl: number): void {
+    const key = this.#ttlKey(user, conn);
+    this.timers.schedule(key, at, { user, event: { type: "CONN_TIMEOUT", conn }, ttl });
   }
 
   #applyTimers(user: string, ops: readonly TimerOp[]): void {

@@ -258,6 +258,31 @@ describe("timeout", () => {
       });
   });
 
+  it("a join keeps the conn's own ttl_ms (not the default it carries)", () => {
+    // The conn said 2 s; the join carries the default ttl but proves life for 2 s only.
+    const steps: Step[] = [heartbeat(U, "a", T0, 2000), join(U, "a", "room", T0 + 1000)];
+    given(steps)
+      .when(advance(T0 + 3000 - 1))
+      .then([], { facts: [] });
+    given(steps)
+      .when(advance(T0 + 3000))
+      .then([leaveEvent("room", U, "a", T0 + 3000, "timeout", { last: true })], {
+        facts: [
+          memberFact("room", U, "a", null),
+          userFact(
+            U,
+            doc({
+              status: "online",
+              online: sec(T0 + 3000),
+              active: sec(T0 + 1000),
+              conns: 0,
+              updated_at_ms: T0 + 3000,
+            }),
+          ),
+        ],
+      });
+  });
+
   it("join, update and leave move the deadline like a heartbeat", () => {
     const steps: Step[] = [
       join(U, "a", "room", T0),

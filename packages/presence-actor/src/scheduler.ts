@@ -56,6 +56,11 @@ export class Scheduler<T> {
     return this.#entries.get(key)?.at;
   }
 
+  /** The payload of `key`, if scheduled. */
+  payload(key: string): T | undefined {
+    return this.#entries.get(key)?.payload;
+  }
+
   /** The earliest deadline, if any (may be a stale heap time; never later than the real one). */
   peek(): number | undefined {
     return this.#heap[0]?.at;
