@@ -1,12 +1,98 @@
 /**
- * The gateway: Herald's front door. It owns the command stream, where validated and stamped
- * commands are appended in batches per partition, and will serve `presence.api.>` as the NATS
- * micro service `presence`, answering queries from the projections.
+ * The gateway: Herald's front door. Serves all of `presence.api.>` as the NATS micro service
+ * `presence`; validates and stamps commands and appends them to the command stream in batches
+ * per partition (it owns that stream); answers queries from an in-memory view of the KV
+ * projections and history from the events stream.
+ *
+ * Wiring only: the pure parts are commands.ts (stamping), view.ts (queries), history.ts
+ * (windows), recent-joins.ts (409 memory) and appender.ts (batching, over a publish function);
+ * the adapters are service.ts (micro service), kv-feed.ts (KV watches) and event-log.ts.
  */
-import { streams } from "@herald/protocol";
+import { encodeCommandBatch, internalSubjects } from "@herald/protocol";
 import type { App, WorkerContext } from "@herald/runtime";
+import { nuid } from "@nats-io/nats-core";
+import { BatchingAppender, type PublishBatch } from "./appender.js";
+import { Dispatcher } from "./dispatcher.js";
+import { JetStreamEventLog } from "./event-log.js";
+import { KvFeed } from "./kv-feed.js";
+import { RecentJoins } from "./recent-joins.js";
+import { ApiService } from "./service.js";
+import { PresenceView } from "./view.js";
 
-export async function start(ctx: WorkerContext): Promise<App> {
-  ctx.log.info({ commands: streams.commands, partitions: ctx.config.partitions }, "gateway ready");
-  return { close: async () => {} };
+/** Tuning; the defaults suit production, tests change them to reach edge cases. */
+export interface GatewayOptions {
+  /** Commands per command-stream message before it is sent at once (default 500). */
+  readonly maxBatchCommands?: number;
+  /** Batches waiting for JetStream beyond which commands are answered 503 (default 256). */
+  readonly maxPendingBatches?: number;
+  /** How long one publish attempt waits for its ack (default 2000 ms). */
+  readonly publishTimeoutMs?: number;
+  /** Publish attempts with the same message id on a timeout (default 3). */
+  readonly publishAttempts?: number;
+  /** How long an appended join counts as joined for `update` (default 30 s). */
+  readonly recentJoinTtlMs?: number;
+  /** The clock (unix ms). */
+  readonly now?: () => number;
+}
+
+export interface GatewayApp extends App {
+  /** Resolves once the view has loaded the KV buckets; queries answer 503 until then. */
+  ready(): Promise<void>;
+}
+
+export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Promise<GatewayApp> {
+  const { config, nc, jsm, log } = ctx;
+  const js = jsm.jetstream();
+  const timeout = opts.publishTimeoutMs ?? 2_000;
+  const retries = opts.publishAttempts ?? 3;
+  const publish: PublishBatch = async (partition, cmds, msgId) => {
+    // A retry carries the same id, so the stream stores the batch once.
+    await js.publish(internalSubjects.commands(partition), encodeCommandBatch(cmds), {
+      msgID: msgId,
+      timeout,
+      retries,
+    });
+  };
+  const appender = new BatchingAppender({
+    partitions: config.partitions,
+    publish,
+    idPrefix: nuid.next(),
+    ...(opts.maxBatchCommands !== undefined ? { maxBatchCommands: opts.maxBatchCommands } : {}),
+    ...(opts.maxPendingBatches !== undefined ? { maxPendingBatches: opts.maxPendingBatches } : {}),
+  });
+  const view = new PresenceView();
+  const recentJoins = new RecentJoins(opts.recentJoinTtlMs);
+  const feed = await KvFeed.start(nc, view, log, { onMember: (key) => recentJoins.forget(key) });
+  const dispatcher = new Dispatcher({
+    config,
+    appender,
+    view,
+    viewReady: () => feed.ready,
+    recentJoins,
+    events: new JetStreamEventLog(js, jsm, log),
+    now: opts.now ?? Date.now,
+  });
+  let api: ApiService;
+  try {
+    api = await ApiService.start(nc, dispatcher, log, () => ({
+      ...appender.stats(),
+      view: { ...feed.stats(), ...view.counts },
+      recent_joins: recentJoins.size,
+    }));
+  } catch (err) {
+    await feed.stop();
+    throw err;
+  }
+  void feed.whenReady().then(() => log.info(view.counts, "gateway view loaded"));
+  log.info({ partitions: config.partitions }, "gateway ready");
+  return {
+    ready: () => feed.whenReady(),
+    async close() {
+      // No new requests; those being served finish (their appends are flushed below).
+      await api.stop();
+      await appender.close();
+      await feed.stop();
+      log.info(appender.stats(), "gateway stopped");
+    },
+  };
 }

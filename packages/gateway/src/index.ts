@@ -1,1 +1,1 @@
-export { start } from "./app.js";
+export { type GatewayApp, type GatewayOptions, start } from "./app.js";

@@ -1,0 +1,176 @@
+import { type Command, json, partitionOf, subjects } from "@herald/protocol";
+import { waitFor } from "@herald/testkit";
+import { describe, expect, it } from "vitest";
+import { readCommandBatches, readCommands, startHarness } from "./harness.test.js";
+import type { ApiCounters } from "./service.js";
+
+/** Replaces every at_ms with 0 after checking it lies in [from, to]. */
+function unstamped(cmds: readonly Command[], from: number, to: number): Command[] {
+  return cmds.map((cmd) => {
+    expect(cmd.at_ms).toBeGreaterThanOrEqual(from);
+    expect(cmd.at_ms).toBeLessThanOrEqual(to);
+    return { ...cmd, at_ms: 0 };
+  });
+}
+
+describe("gateway commands", () => {
+  it("appends each command as stamped commands to its user's partition, durable when acknowledged", async () => {
+    await using h = await startHarness({ env: { PRESENCE_TTL_MS: "20000" } });
+    const requests: [string, unknown, Command[]][] = [
+      [
+        "heartbeat",
+        { user: "alice", conn: "c1" },
+        [{ type: "heartbeat", user: "alice", conn: "c1", ttl_ms: 20_000, at_ms: 0 }],
+      ],
+      [
+        "heartbeat",
+        { user: "bob", conn: "c2", ttl_ms: 5000 },
+        [{ type: "heartbeat", user: "bob", conn: "c2", ttl_ms: 5000, at_ms: 0 }],
+      ],
+      [
+        "disconnect",
+        { user: "alice", conn: "c1" },
+        [{ type: "disconnect", user: "alice", conn: "c1", at_ms: 0 }],
+      ],
+      [
+        "update_user_status",
+        { users: ["alice", "bob"] },
+        [
+          { type: "activity", user: "alice", at_ms: 0 },
+          { type: "activity", user: "bob", at_ms: 0 },
+        ],
+      ],
+      ["delete_user_status", { users: ["carol"] }, [{ type: "forget", user: "carol", at_ms: 0 }]],
+      [
+        "join",
+        { user: "a.b c", conn: "*", channel: ">" },
+        [{ type: "join", user: "a.b c", conn: "*", channel: ">", data: {}, ttl_ms: 20_000, at_ms: 0 }],
+      ],
+      [
+        "update",
+        { user: "a.b c", conn: "*", channel: ">", data: { typing: true } },
+        [
+          {
+            type: "update",
+            user: "a.b c",
+            conn: "*",
+            channel: ">",
+            data: { typing: true },
+            ttl_ms: 20_000,
+            at_ms: 0,
+          },
+        ],
+      ],
+      [
+        "leave",
+        { user: "a.b c", conn: "*", channel: ">" },
+        [{ type: "leave", user: "a.b c", conn: "*", channel: ">", ttl_ms: 20_000, at_ms: 0 }],
+      ],
+      [
+        "set_status",
+        { user: "ünï", status: "dnd", text: "focus", emoji: "🎧", expires_at_ms: Date.now() + 60_000 },
+        [
+          {
+            type: "set_status",
+            user: "ünï",
+            status: "dnd",
+            text: "focus",
+            emoji: "🎧",
+            expires_at_ms: 0,
+            at_ms: 0,
+          },
+        ],
+      ],
+    ];
+    let stored = 0;
+    for (const [method, params, expected] of requests) {
+      const from = Date.now();
+      expect((await h.call(method, params)).body).toEqual({ result: {} });
+      const to = Date.now();
+      // Acknowledged means stored: no waiting.
+      const batches = await readCommandBatches(h);
+      const added = batches.slice(stored);
+      stored = batches.length;
+      const cmds = unstamped(
+        added.flatMap((b) => b.cmds),
+        from,
+        to,
+      ).map((c) => (c.type === "set_status" ? { ...c, expires_at_ms: 0 } : c));
+      expect(cmds).toEqual(expected);
+      for (const batch of added) {
+        for (const cmd of batch.cmds)
+          expect(batch.partition).toBe(partitionOf(cmd.user, h.config.partitions));
+      }
+    }
+    const ids = (await readCommandBatches(h)).map((b) => b.msgId);
+    expect(ids.every((id) => typeof id === "string" && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("keeps each user's commands in the order sent, also when requests are pipelined", async () => {
+    await using h = await startHarness();
+    const users = ["u1", "u2", "u3", "u4"];
+    const n = 400;
+    const replies = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        h.call("heartbeat", { user: users[i % users.length], conn: "c", ttl_ms: 1000 + i }),
+      ),
+    );
+    for (const r of replies) expect(r.body).toEqual({ result: {} });
+    const cmds = await readCommands(h);
+    expect(cmds).toHaveLength(n);
+    for (const user of users) {
+      const ttls = cmds.filter((c) => c.user === user).map((c) => (c.type === "heartbeat" ? c.ttl_ms : -1));
+      expect(ttls).toEqual([...ttls].sort((a, b) => a - b));
+      expect(ttls).toHaveLength(n / users.length);
+    }
+    // Pipelined requests share batches.
+    expect((await readCommandBatches(h)).length).toBeLessThan(n / 2);
+  });
+
+  it("acknowledges 1000 heartbeats in one request once, split across partitions in order", async () => {
+    await using h = await startHarness();
+    const heartbeats = Array.from({ length: 1000 }, (_, i) => ({ user: `user-${i}`, conn: `c${i}` }));
+    expect((await h.call("heartbeat", { heartbeats })).body).toEqual({ result: {} });
+    const batches = await readCommandBatches(h);
+    const partitions = new Set(heartbeats.map((hb) => partitionOf(hb.user, h.config.partitions)));
+    expect(batches).toHaveLength(partitions.size);
+    expect(new Set(batches.map((b) => b.partition))).toEqual(partitions);
+    for (const batch of batches) {
+      const order = batch.cmds.map((c) => Number(c.user.slice("user-".length)));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+      for (const c of batch.cmds) expect(partitionOf(c.user, h.config.partitions)).toBe(batch.partition);
+    }
+    expect(batches.reduce((n, b) => n + b.cmds.length, 0)).toBe(1000);
+    const stamps = new Set(batches.flatMap((b) => b.cmds.map((c) => c.at_ms)));
+    expect(stamps.size).toBe(1);
+  });
+
+  it("appends plain-published commands and drops and counts invalid ones", async () => {
+    await using h = await startHarness();
+    // The plain update below is refused 409 (dropped), which needs the view.
+    await h.viewLoaded();
+    h.nc.publish(subjects.method("heartbeat"), json.encode({ user: "pub", conn: "c" }));
+    h.nc.publish(subjects.method("join"), json.encode({ user: "pub", conn: "c", channel: "r" }));
+    h.nc.publish(subjects.method("heartbeat"), json.encode({ user: "" }));
+    h.nc.publish(subjects.method("heartbeat"), new TextEncoder().encode("{"));
+    h.nc.publish(subjects.method("no_such_method"), json.encode({}));
+    h.nc.publish(subjects.method("update"), json.encode({ user: "x", conn: "c", channel: "r", data: {} }));
+    h.nc.publish(subjects.method("presence"), json.encode({ channel: "r" }));
+    const data = await waitFor(
+      async () => {
+        const d = (await h.stats())[0]?.endpoints?.[0]?.data as ApiCounters | undefined;
+        return (
+          d !== undefined && d.plain_appended + d.plain_dropped + d.plain_ignored + d.plain_failed === 7 && d
+        );
+      },
+      { what: "the published messages to be handled" },
+    );
+    expect(data).toMatchObject({ plain_appended: 2, plain_dropped: 4, plain_ignored: 1, plain_failed: 0 });
+    const cmds = await readCommands(h);
+    expect(cmds.map((c) => [c.type, c.user])).toEqual([
+      ["heartbeat", "pub"],
+      ["join", "pub"],
+    ]);
+  });
+});

@@ -1,0 +1,184 @@
+import {
+  type Command,
+  ConflictError,
+  type HeraldError,
+  InvalidParamsError,
+  internalSubjects,
+  json,
+  memberKey,
+  UnknownMethodError,
+} from "@herald/protocol";
+import { describe, expect, it } from "vitest";
+import { Dispatcher } from "./dispatcher.js";
+import { AppendFailedError, OverloadedError, ViewNotReadyError } from "./errors.js";
+import type { EventLog } from "./history.js";
+import { RecentJoins } from "./recent-joins.js";
+import { PresenceView } from "./view.js";
+
+const NOW = 1_700_000_000_000;
+
+function setup() {
+  const appended: Command[][] = [];
+  const state = { ready: true, now: NOW, fail: undefined as Error | undefined, overload: false };
+  const view = new PresenceView();
+  const recentJoins = new RecentJoins(30_000);
+  const events: EventLog = {
+    scan: async (subject, _from, visit) => {
+      if (subject === internalSubjects.userEvent("u")) visit({ type: "status", status: "online", at_ms: 5 });
+    },
+    last: async () => undefined,
+  };
+  const dispatcher = new Dispatcher({
+    config: { ttlMs: 30_000, maxTtlMs: 3_600_000 },
+    appender: {
+      append(cmds) {
+        if (state.overload) throw new OverloadedError(9);
+        appended.push([...cmds]);
+        return state.fail === undefined ? Promise.resolve() : Promise.reject(state.fail);
+      },
+    },
+    view,
+    viewReady: () => state.ready,
+    recentJoins,
+    events,
+    now: () => state.now,
+  });
+  const call = (method: string, params: unknown) => dispatcher.handle(method, json.encode(params));
+  return { dispatcher, call, appended, state, view };
+}
+
+async function refusal(p: Promise<unknown>): Promise<HeraldError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as HeraldError;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("Dispatcher commands", () => {
+  it("appends stamped commands and answers an empty result", async () => {
+    const { call, appended } = setup();
+    await expect(call("heartbeat", { user: "u", conn: "c" })).resolves.toEqual({});
+    expect(appended).toEqual([[{ type: "heartbeat", user: "u", conn: "c", ttl_ms: 30_000, at_ms: NOW }]]);
+  });
+
+  it("passes parse errors on: 400 naming the field, 404 for an unknown method", async () => {
+    const { call, appended } = setup();
+    const bad = await refusal(call("leave", { user: "u", conn: "c" }));
+    expect(bad).toBeInstanceOf(InvalidParamsError);
+    expect(bad.message).toBe("channel is required");
+    expect(await refusal(call("nope", {}))).toBeInstanceOf(UnknownMethodError);
+    expect(appended).toEqual([]);
+  });
+
+  it("answers 409 for an update of a member it does not know, naming channel and conn", async () => {
+    const { call, appended } = setup();
+    const err = await refusal(call("update", { user: "u", conn: "c1", channel: "room", data: {} }));
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err.code).toBe(409);
+    expect(err.message).toContain('"room"');
+    expect(err.message).toContain('"c1"');
+    expect(appended).toEqual([]);
+  });
+
+  it("accepts an update right behind a join through it, until a leave or disconnect", async () => {
+    const { call, state } = setup();
+    const upd = { user: "u", conn: "c", channel: "room", data: { n: 1 } };
+    await call("join", { user: "u", conn: "c", channel: "room" });
+    await expect(call("update", upd)).resolves.toEqual({});
+    await call("leave", { user: "u", conn: "c", channel: "room" });
+    expect((await refusal(call("update", upd))).code).toBe(409);
+    await call("join", { user: "u", conn: "c", channel: "room" });
+    await call("disconnect", { user: "u", conn: "c" });
+    expect((await refusal(call("update", upd))).code).toBe(409);
+    await call("join", { user: "u", conn: "c", channel: "room" });
+    state.now += 30_000;
+    expect((await refusal(call("update", upd))).code).toBe(409);
+  });
+
+  it("accepts an update of a member in the view, hidden ones included", async () => {
+    const { call, view } = setup();
+    const doc = { channel: "room", user: "u", conn: "c", data: {}, joined_at_ms: 1, updated_at_ms: 1 };
+    view.putMember(memberKey("room", "u", "c"), { ...doc, hidden: true });
+    await expect(call("update", { user: "u", conn: "c", channel: "room", data: {} })).resolves.toEqual({});
+  });
+
+  it("cannot decide an update before the view is loaded, unless it saw the join", async () => {
+    const { call, state } = setup();
+    state.ready = false;
+    const upd = { user: "u", conn: "c", channel: "room", data: {} };
+    expect(await refusal(call("update", upd))).toBeInstanceOf(ViewNotReadyError);
+    await call("join", { user: "u", conn: "c", channel: "room" });
+    await expect(call("update", upd)).resolves.toEqual({});
+  });
+
+  it("passes 503s of the appender on, and remembers no join that was refused", async () => {
+    const { call, state } = setup();
+    state.overload = true;
+    expect((await refusal(call("join", { user: "u", conn: "c", channel: "r" }))).code).toBe(503);
+    state.overload = false;
+    expect((await refusal(call("update", { user: "u", conn: "c", channel: "r", data: {} }))).code).toBe(409);
+    state.fail = new AppendFailedError("timeout");
+    expect(await refusal(call("heartbeat", { user: "u", conn: "c" }))).toBeInstanceOf(AppendFailedError);
+    expect(await refusal(call("join", { user: "u", conn: "c", channel: "r" }))).toBeInstanceOf(
+      AppendFailedError,
+    );
+    state.fail = undefined;
+    expect((await refusal(call("update", { user: "u", conn: "c", channel: "r", data: {} }))).code).toBe(409);
+  });
+});
+
+describe("Dispatcher queries", () => {
+  it("answers 503 from the view until it is loaded", async () => {
+    const { call, state } = setup();
+    state.ready = false;
+    for (const [method, params] of [
+      ["get_user_status", { users: ["u"] }],
+      ["presence", { channel: "r" }],
+      ["presence_stats", { channel: "r" }],
+      ["channel_users", { channel: "r" }],
+      ["user_channels", { user: "u" }],
+      ["is_present", { channel: "r", user: "u" }],
+    ] as const) {
+      const err = await refusal(call(method, params));
+      expect(err.code).toBe(503);
+      expect(err.message).toMatch(/^not ready/);
+    }
+    state.ready = true;
+    await expect(call("presence_stats", { channel: "r" })).resolves.toEqual({ num_clients: 0, num_users: 0 });
+  });
+
+  it("answers every query method from the view", async () => {
+    const { call, view } = setup();
+    view.putMember(memberKey("r", "u", "c"), {
+      channel: "r",
+      user: "u",
+      conn: "c",
+      data: { a: 1 },
+      joined_at_ms: 1,
+      updated_at_ms: 2,
+    });
+    await expect(call("get_user_status", { users: ["u"] })).resolves.toEqual({
+      statuses: [{ user: "u", status: "offline" }],
+    });
+    await expect(call("presence", { channel: "r" })).resolves.toEqual({
+      members: [{ user: "u", conn: "c", data: { a: 1 }, joined_at_ms: 1, updated_at_ms: 2 }],
+    });
+    await expect(call("presence_stats", { channel: "r" })).resolves.toEqual({ num_clients: 1, num_users: 1 });
+    await expect(call("channel_users", { channel: "r" })).resolves.toEqual({ users: ["u"] });
+    await expect(call("user_channels", { user: "u" })).resolves.toEqual({ channels: ["r"] });
+    await expect(call("is_present", { channel: "r", user: "u" })).resolves.toEqual({ present: true });
+  });
+
+  it("answers history without the view", async () => {
+    const { call, state } = setup();
+    state.ready = false;
+    await expect(call("history", { user: "u" })).resolves.toEqual({
+      events: [{ type: "status", status: "online", at_ms: 5 }],
+    });
+    await expect(call("status_at", { users: ["u"], at_ms: 10 })).resolves.toEqual({
+      statuses: [{ user: "u", status: "offline" }],
+    });
+  });
+});

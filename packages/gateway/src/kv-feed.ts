@@ -1,0 +1,149 @@
+/**
+ * Keeps a PresenceView current by watching the KV projections (`presence_status`,
+ * `presence_members`). The view is ready once both watches have delivered the values the
+ * buckets held when watching began: the watch marks the last of them (and every later one) as
+ * an update; a bucket that was empty delivers none, which its status tells.
+ */
+import { buckets, compile, type MemberDoc, type StatusDoc, schemas } from "@herald/protocol";
+import type { Logger } from "@herald/runtime";
+import { Kvm, type KvWatchEntry } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { PresenceView } from "./view.js";
+
+const checkStatus = compile(schemas.StatusDoc);
+const checkMember = compile(schemas.MemberDoc);
+
+export interface FeedHooks {
+  /** A member appeared in (or changed in) the view. */
+  readonly onMember?: (key: string) => void;
+}
+
+export interface FeedStats {
+  readonly ready: boolean;
+  /** KV values that were not JSON or failed their schema (left out of the view). */
+  readonly invalid_values: number;
+}
+
+interface Target<T> {
+  readonly bucket: string;
+  readonly check: { explain(value: unknown, at?: string): string | undefined };
+  readonly put: (key: string, doc: T) => void;
+  readonly remove: (key: string) => void;
+}
+
+export class KvFeed {
+  readonly #stops: (() => void)[] = [];
+  readonly #loops: Promise<void>[] = [];
+  #ready: Promise<void> = Promise.resolve();
+  #isReady = false;
+  #invalid = 0;
+
+  private constructor() {}
+
+  /** Starts both watches; resolves once they are set up (not necessarily ready). */
+  static async start(
+    nc: NatsConnection,
+    view: PresenceView,
+    log: Logger,
+    hooks: FeedHooks = {},
+  ): Promise<KvFeed> {
+    const feed = new KvFeed();
+    const kvm = new Kvm(nc);
+    const status: Target<StatusDoc> = {
+      bucket: buckets.status,
+      check: checkStatus,
+      put: (key, doc) => view.putStatus(key, doc),
+      remove: (key) => view.deleteStatus(key),
+    };
+    const members: Target<MemberDoc> = {
+      bucket: buckets.members,
+      check: checkMember,
+      put: (key, doc) => {
+        view.putMember(key, doc);
+        hooks.onMember?.(key);
+      },
+      remove: (key) => view.deleteMember(key),
+    };
+    const readies: Promise<void>[] = [];
+    try {
+      readies.push((await feed.#watch(kvm, status, log.child({ bucket: status.bucket }))).loaded);
+      readies.push((await feed.#watch(kvm, members, log.child({ bucket: members.bucket }))).loaded);
+    } catch (err) {
+      await feed.stop();
+      throw err;
+    }
+    feed.#ready = Promise.all(readies).then(() => {
+      feed.#isReady = true;
+    });
+    return feed;
+  }
+
+  get ready(): boolean {
+    return this.#isReady;
+  }
+
+  /** Resolves when the view holds what the buckets held at start. */
+  whenReady(): Promise<void> {
+    return this.#ready;
+  }
+
+  stats(): FeedStats {
+    return { ready: this.#isReady, invalid_values: this.#invalid };
+  }
+
+  async stop(): Promise<void> {
+    for (const stop of this.#stops) stop();
+    await Promise.allSettled(this.#loops);
+  }
+
+  /** Starts one watch; `loaded` resolves once its initial values are applied. */
+  async #watch<T>(kvm: Kvm, target: Target<T>, log: Logger): Promise<{ loaded: Promise<void> }> {
+    const kv = await kvm.open(target.bucket);
+    const watch = await kv.watch();
+    this.#stops.push(() => watch.stop());
+    let markReady!: () => void;
+    let loaded = false;
+    const ready = new Promise<void>((resolve) => {
+      markReady = () => {
+        if (loaded) return;
+        loaded = true;
+        log.debug("initial values loaded");
+        resolve();
+      };
+    });
+    this.#loops.push(
+      (async () => {
+        for await (const entry of watch) {
+          this.#apply(entry, target, log);
+          if (entry.isUpdate || entry.delta === 0) markReady();
+        }
+      })().catch((err: unknown) => log.error({ err }, "KV watch ended with an error")),
+    );
+    // An empty bucket delivers no initial value to mark the end of them.
+    if ((await kv.status()).values === 0) markReady();
+    return { loaded: ready };
+  }
+
+  #apply<T>(entry: KvWatchEntry, target: Target<T>, log: Logger): void {
+    if (entry.operation !== "PUT") {
+      target.remove(entry.key);
+      return;
+    }
+    let value: unknown;
+    let problem: string | undefined;
+    try {
+      value = entry.json();
+      problem = target.check.explain(value, "value");
+    } catch (err) {
+      problem = `not JSON: ${(err as Error).message}`;
+    }
+    if (problem !== undefined) {
+      this.#invalid++;
+      log.warn({ key: entry.key, revision: entry.revision, problem }, "ignoring an invalid KV value");
+      // An unreadable value must not leave an older one in force.
+      target.remove(entry.key);
+      return;
+    }
+    target.put(entry.key, value as T);
+  }
+}
