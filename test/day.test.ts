@@ -145,6 +145,22 @@ describe("a day of presence", () => {
       userEvents("erin").map((e) => (e.manual as { status?: string } | undefined)?.status ?? null),
     ).toEqual([null, "dnd", null]);
 
+    // dave pops into the kitchen and out again.
+    await call("join", { user: "dave", conn: "d", channel: "kitchen" });
+    await call("leave", { user: "dave", conn: "d", channel: "kitchen" });
+    await call("leave", { user: "dave", conn: "d", channel: "kitchen" }); // not joined: nothing
+    await waitUntil("dave left the kitchen", () => channelEvents("kitchen").length >= 2);
+    expect(
+      channelEvents("kitchen").map((e) => [e.type, e.reason ?? null, e.first ?? e.last ?? null]),
+    ).toEqual([
+      ["join", null, true],
+      ["leave", "leave", true],
+    ]);
+    // An update of a channel dave is not in is refused, and changes nothing.
+    await expect(call("update", { user: "dave", conn: "d", channel: "kitchen", data: {} })).rejects.toThrow(
+      /409/,
+    );
+
     // dave idles into away (heartbeats are not activity), then comes back.
     await call("heartbeat", { user: "dave", conn: "d" });
     await waitUntil("dave away", () => statusesOf("dave").includes("away"), 8000);
@@ -233,6 +249,20 @@ describe("a day of presence", () => {
     });
     const carol = (await call("get_user_status", { users: ["carol"] })).statuses;
     expect(carol).toEqual([{ user: "carol", status: "offline" }]);
+
+    // History, from the events stream: carol's day, and what others saw at a past moment.
+    const history = (await call("history", { user: "carol" })).events as Ev[];
+    expect(history.map((e) => e.status)).toEqual(["online", "offline"]);
+    expect(history).toEqual(userEvents("carol"));
+    const lobby = (await call("history", { channel: "lobby.main", limit: 2 })).events as Ev[];
+    expect(lobby).toEqual(channelEvents("lobby.main").slice(0, 2));
+    const at = (history[1]?.at_ms as number) - 1;
+    expect(await call("status_at", { users: ["carol", "nobody"], at_ms: at })).toEqual({
+      statuses: [
+        { user: "carol", status: "online" },
+        { user: "nobody", status: "offline" },
+      ],
+    });
 
     // bob never flapped; nothing was delivered twice; each user's events are in time order.
     expect(statusesOf("bob")[0]).toBe("online");
