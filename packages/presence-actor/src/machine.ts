@@ -71,6 +71,13 @@ function withoutConn(conns: PresenceContext["conns"], conn: string): PresenceCon
   return rest;
 }
 
+/** A conn ends (disconnect or timeout): the last one starts the grace, keeping the status. */
+const connEnds = (grace: "grace.online" | "grace.away") =>
+  [
+    { guard: "isLastConn", target: grace, actions: "removeConn" },
+    { guard: "isLiveConn", actions: "removeConn" },
+  ] as const;
+
 export const presenceMachine = setup({
   types: {
     context: {} as PresenceContext,
@@ -182,14 +189,8 @@ export const presenceMachine = setup({
             JOIN: { target: "online", reenter: true, actions: ["join", "markActive"] },
             UPDATE: { guard: "isMember", target: "online", reenter: true, actions: ["join", "markActive"] },
             LEAVE: { target: "online", reenter: true, actions: ["leave", "markActive"] },
-            DISCONNECT: [
-              { guard: "isLastConn", target: "grace.online", actions: "removeConn" },
-              { guard: "isLiveConn", actions: "removeConn" },
-            ],
-            CONN_TIMEOUT: [
-              { guard: "isLastConn", target: "grace.online", actions: "removeConn" },
-              { guard: "isLiveConn", actions: "removeConn" },
-            ],
+            DISCONNECT: connEnds("grace.online"),
+            CONN_TIMEOUT: connEnds("grace.online"),
           },
         },
         away: {
@@ -199,14 +200,8 @@ export const presenceMachine = setup({
             JOIN: { target: "online", actions: ["join", "markActive"] },
             UPDATE: { guard: "isMember", target: "online", actions: ["join", "markActive"] },
             LEAVE: { target: "online", actions: ["leave", "markActive"] },
-            DISCONNECT: [
-              { guard: "isLastConn", target: "grace.away", actions: "removeConn" },
-              { guard: "isLiveConn", actions: "removeConn" },
-            ],
-            CONN_TIMEOUT: [
-              { guard: "isLastConn", target: "grace.away", actions: "removeConn" },
-              { guard: "isLiveConn", actions: "removeConn" },
-            ],
+            DISCONNECT: connEnds("grace.away"),
+            CONN_TIMEOUT: connEnds("grace.away"),
           },
         },
         /** No live conn, but not offline yet: a conn that comes back in time prevents a flap. */
