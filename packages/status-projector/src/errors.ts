@@ -1,0 +1,33 @@
+/** Errors status-projector raises; none of them is an API answer. */
+
+/** Base of status-projector's errors; `code` is stable for logs and alerts. */
+export class ProjectorError extends Error {
+  override readonly name: string = "ProjectorError";
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A key kept changing under the projector (another writer) for every attempt of a write. */
+export class WriteConflictError extends ProjectorError {
+  override readonly name = "WriteConflictError";
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    attempts: number,
+  ) {
+    super("HERALD_PROJECTOR_WRITE_CONFLICT", `${bucket}/${key} changed during ${attempts} write attempts`);
+  }
+}
+
+/** The durable consumer exists with settings the projector cannot work with. */
+export class ConsumerConflictError extends ProjectorError {
+  override readonly name = "ConsumerConflictError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("HERALD_PROJECTOR_CONSUMER_CONFLICT", message, options);
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Writes KV values so that they never go backwards. Each value is published straight to the
+ * bucket's subject with the fact's stream sequence in a header, after reading the key's current
+ * message: the write is skipped when that message comes from the same or a later fact, and the
+ * publish expects the key's last sequence to still be the one read (compare-and-set), so two
+ * projectors racing on a key can never replace a newer value. A lost race is read again and
+ * retried. The values stay ordinary KV entries (`kv.get`, `nats kv get`, watchers).
+ */
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StoredMsg,
+} from "@nats-io/jetstream";
+import { Empty, headers } from "@nats-io/nats-core";
+import { FACT_SEQ_HEADER, kv } from "./constants.js";
+import { WriteConflictError } from "./errors.js";
+import { type KvWrite, parseFactSeq, supersedes } from "./project.js";
+
+export type WriteOutcome = "applied" | "skipped";
+
+export interface WriteTotals {
+  /** Writes stored. */
+  applied: number;
+  /** Writes skipped because the key already holds the same or a later fact. */
+  skipped: number;
+}
+
+export interface KvWriterOptions {
+  /** Read-and-write attempts per key before giving up with {@link WriteConflictError}. */
+  readonly casAttempts: number;
+  /** Writes in flight at once. */
+  readonly concurrency: number;
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+export class KvWriter {
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  /** Buckets whose stream allows direct gets (any replica answers, no JSON envelope). */
+  readonly #direct: ReadonlySet<string>;
+  readonly #opts: KvWriterOptions;
+
+  private constructor(jsm: JetStreamManager, direct: ReadonlySet<string>, opts: KvWriterOptions) {
+    this.#jsm = jsm;
+    this.#js = jsm.jetstream();
+    this.#direct = direct;
+    this.#opts = opts;
+  }
+
+  /** A writer for `buckets`, which must exist. */
+  static async open(
+    jsm: JetStreamManager,
+    buckets: readonly string[],
+    opts: KvWriterOptions,
+  ): Promise<KvWriter> {
+    const direct = new Set<string>();
+    for (const bucket of buckets) {
+      const info = await jsm.streams.info(kv.stream(bucket));
+      if (info.config.allow_direct === true) direct.add(bucket);
+    }
+    return new KvWriter(jsm, direct, opts);
+  }
+
+  /**
+   * The key's current message (value, delete marker or none). `consistent` asks the stream
+   * leader; otherwise a direct get may be answered by a replica that lags, which costs at most
+   * a failed compare-and-set.
+   */
+  async #current(bucket: string, subject: string, consistent: boolean): Promise<StoredMsg | null> {
+    const stream = kv.stream(bucket);
+    const query = { last_by_subj: subject };
+    return !consistent && this.#direct.has(bucket)
+      ? this.#jsm.direct.getMessage(stream, query)
+      : this.#jsm.streams.getMessage(stream, query);
+  }
+
+  /** Applies one write unless the key already reflects the same or a later fact. */
+  async write(w: KvWrite): Promise<WriteOutcome> {
+    const subject = kv.subject(w.bucket, w.key);
+    for (let attempt = 1; attempt <= this.#opts.casAttempts; attempt++) {
+      const current = await this.#current(w.bucket, subject, attempt > 1);
+      const storedSeq = current === null ? 0 : parseFactSeq(current.header?.get(FACT_SEQ_HEADER));
+      if (!supersedes(w.seq, storedSeq)) return "skipped";
+      const h = headers();
+      h.set(FACT_SEQ_HEADER, String(w.seq));
+      if (w.op === "del") h.set(kv.operationHeader, kv.deleteOperation);
+      try {
+        await this.#js.publish(subject, w.op === "put" ? w.value : Empty, {
+          headers: h,
+          expect: { lastSubjectSequence: current?.seq ?? 0 },
+        });
+        return "applied";
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw new WriteConflictError(w.bucket, w.key, this.#opts.casAttempts);
+  }
+
+  /**
+   * Applies writes to distinct keys, several at a time. Waits for every started write before
+   * failing with the first error, so a retry never races a write of its own earlier attempt.
+   */
+  async writeAll(writes: readonly KvWrite[]): Promise<WriteTotals> {
+    const totals: WriteTotals = { applied: 0, skipped: 0 };
+    let next = 0;
+    let failure: { err: unknown } | undefined;
+    const worker = async () => {
+      while (failure === undefined) {
+        const w = writes[next++];
+        if (w === undefined) return;
+        try {
+          totals[await this.write(w)]++;
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
+    };
+    const workers = Math.min(this.#opts.concurrency, writes.length);
+    await Promise.all(Array.from({ length: workers }, worker));
+    if (failure !== undefined) throw failure.err;
+    return totals;
+  }
+}
