@@ -156,7 +156,11 @@ describe("a day of presence", () => {
       ["join", null, true],
       ["leave", "leave", true],
     ]);
-    // An update of a channel dave is not in is refused, and changes nothing.
+    // Once the projections show he left, an update of that channel is refused (409).
+    await waitFor(
+      async () => (await call("is_present", { channel: "kitchen", user: "dave" })).present === false,
+      { what: "dave gone from the kitchen's presence" },
+    );
     await expect(call("update", { user: "dave", conn: "d", channel: "kitchen", data: {} })).rejects.toThrow(
       /409/,
     );
