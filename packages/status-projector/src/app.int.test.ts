@@ -7,6 +7,7 @@ import {
   type Fact,
   headers as heraldHeaders,
   internalSubjects,
+  json,
   loadConfig,
   type MemberDoc,
   type MemberFact,
@@ -20,7 +21,7 @@ import { ensureResources, type WorkerContext } from "@herald/runtime";
 import { NatsServer, waitFor } from "@herald/testkit";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -361,6 +362,31 @@ describe("status-projector", () => {
     }
   });
 
+  it("never replaces a value from a later fact, even one written behind its back", async () => {
+    await using h = await Harness.start();
+    const app = await h.projector();
+    const first = statusDoc("k");
+    await h.publish(userFact("k", first));
+    await until(h.status, "k", first);
+
+    // Another writer stores a value from a (much) later fact; the projector only remembers
+    // its own write, so its compare-and-set fails, it reads again and skips.
+    const later = statusDoc("k", { status: "away" });
+    const hdrs = headers();
+    hdrs.set(FACT_SEQ_HEADER, "1000000");
+    await h.js.publish(kvNames.subject(buckets.status, "k"), json.encode(later), { headers: hdrs });
+    await h.publish(userFact("k", statusDoc("k", { conns: 9 })));
+    await h.processed(app, 2);
+    expect((await h.status.get("k"))?.json()).toEqual(later);
+    expect(app.stats()).toMatchObject({ applied: 1, skipped: 1 });
+
+    // A value without the header (written by hand) is replaced by the next fact.
+    await h.status.put("k", json.encode({ by: "hand" }));
+    const next = statusDoc("k", { conns: 3 });
+    await h.publish(userFact("k", next));
+    await until(h.status, "k", next);
+  });
+
   it("dead-letters facts it cannot use and carries on with the next ones", async () => {
     await using h = await Harness.start();
     const app = await h.projector();
@@ -433,7 +459,28 @@ describe("status-projector", () => {
     expect((await h.status.get("before"))?.revision).toBe(1);
   });
 
-  it("closes promptly, and the next projector applies everything the first did not", async () => {
+  it("two processes on the same durable share the facts and end with the last of each key", async () => {
+    await using h = await Harness.start();
+    const a = await h.projector();
+    const b = await h.projector();
+    const last = new Map<string, StatusDoc | null>();
+    for (let i = 0; i < 2000; i += 250) {
+      const facts = Array.from({ length: 250 }, (_, j) => {
+        const user = `u${(i + j) % 50}`;
+        return userFact(user, (i + j) % 13 === 0 ? null : statusDoc(user, { conns: i + j }));
+      });
+      // One connection publishes in call order, so array order is stream order.
+      await Promise.all(facts.map((f) => h.publish(f)));
+      for (const f of facts) last.set(f.user, f.doc);
+    }
+    await waitFor(() => a.stats().facts + b.stats().facts >= 2000, { what: "2000 facts processed" });
+    for (const [user, doc] of last) await until(h.status, user, doc);
+    expect(a.stats().facts + b.stats().facts).toBe(2000);
+    expect(a.stats().facts).toBeGreaterThan(0);
+    expect(b.stats().facts).toBeGreaterThan(0);
+  });
+
+  it("closes promptly, leaving nothing unacknowledged, and the next projector goes on from there", async () => {
     await using h = await Harness.start();
     const last = new Map<string, StatusDoc>();
     for (let i = 0; i < 3000; i += 500) {
@@ -454,10 +501,10 @@ describe("status-projector", () => {
     const stopped = first.stats();
     expect(stopped.facts).toBeLessThan(3000);
 
-    // What the first one pulled and did not apply comes back to the next one: at once when the
-    // server takes the first one's nak, at the latest after ack_wait (30 s).
+    // It applied what it had fetched before returning and left no pull request behind: the
+    // next one gets exactly the rest at once, none of it held back for ack_wait (30 s).
     const next = await h.projector();
-    await h.processed(next, 3000 - stopped.facts, consumers.projector, 45_000);
+    await h.processed(next, 3000 - stopped.facts);
     for (const [user, doc] of last) await until(h.status, user, doc);
     expect(first.stats()).toEqual(stopped);
     expect(next.stats().facts).toBe(3000 - stopped.facts);

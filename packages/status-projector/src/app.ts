@@ -2,9 +2,10 @@
  * status-projector: folds the facts of the events stream into the KV projections
  * (`presence_status`, `presence_members`), idempotently. It owns those buckets.
  *
- * One loop reads the durable consumer in batches, in stream order; each batch is decoded
- * (undecodable facts are dead-lettered), coalesced per key by the pure core (project.ts),
- * written by the KV writer (never backwards, compare-and-set per key) and then acknowledged.
+ * A reader pulls the durable consumer in bounded fetches into a queue; one loop takes the
+ * queue in batches, in stream order: each batch is decoded (undecodable facts are
+ * dead-lettered), coalesced per key by the pure core (project.ts), written by the KV writer
+ * (never backwards, compare-and-set per key) and then acknowledged.
  * A batch that fails is retried; its facts stay unacknowledged until it succeeds, so none is
  * lost, and re-applying one changes nothing.
  */
@@ -19,6 +20,7 @@ import {
 import type { App, Logger, WorkerContext } from "@herald/runtime";
 import {
   type Consumer,
+  type ConsumerInfo,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
@@ -67,8 +69,9 @@ export async function startProjector(ctx: WorkerContext, opts: ProjectorOptions 
   const writer = await KvWriter.open(ctx.jsm, [buckets.status, buckets.members], {
     casAttempts: limits.casAttempts,
     concurrency: limits.writeConcurrency,
+    knownKeys: limits.knownKeys,
   });
-  const projector = new Projector(ctx, name, writer, log);
+  const projector = new Projector(ctx, info, writer, log);
   log.info(
     { stream: streams.events, filter: info.config.filter_subject, pending: info.num_pending },
     "status-projector started",
@@ -90,6 +93,16 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/**
+ * Whether a failed fetch may mean the consumer is gone: the server said it was deleted (409) or
+ * nobody answers its pull requests (503 no responders, 404).
+ */
+function mayBeGone(err: unknown): boolean {
+  if (err instanceof JetStreamApiError) return err.code === JetStreamApiCodes.ConsumerNotFound;
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 404 || code === 409 || code === 503;
+}
+
 const backoff = (attempt: number): number =>
   Math.min(limits.retryMaxMs, limits.retryMinMs * 2 ** Math.max(0, attempt - 1));
 
@@ -108,6 +121,7 @@ class Projector {
   readonly #ctx: WorkerContext;
   readonly #js: JetStreamClient;
   readonly #name: string;
+  #consumer: Consumer;
   readonly #writer: KvWriter;
   readonly #log: Logger;
   #stopping = false;
@@ -120,10 +134,11 @@ class Projector {
   #changed = signal();
   readonly #done: Promise<void>;
 
-  constructor(ctx: WorkerContext, name: string, writer: KvWriter, log: Logger) {
+  constructor(ctx: WorkerContext, info: ConsumerInfo, writer: KvWriter, log: Logger) {
     this.#ctx = ctx;
     this.#js = ctx.jsm.jetstream();
-    this.#name = name;
+    this.#name = info.name;
+    this.#consumer = this.#js.consumers.getConsumerFromInfo(info);
     this.#writer = writer;
     this.#log = log;
     // Neither loop throws by design; if one does (a bug), the projector stops rather than stall.
@@ -188,7 +203,6 @@ class Projector {
    * client's heartbeat check of a fetch never waits on a slow batch.
    */
   async #read(): Promise<void> {
-    let consumer: Consumer | undefined;
     let failures = 0;
     while (!this.#stopping && !this.#ctx.nc.isClosed()) {
       const room = limits.queueMax - this.#queue.length;
@@ -197,36 +211,44 @@ class Projector {
         continue;
       }
       try {
-        consumer ??= await this.#js.consumers.get(streams.events, this.#name);
-        const messages = await consumer.fetch({ max_messages: room, expires: limits.fetchExpiresMs });
+        // bind: no consumer info requests from the client while fetching (see #recreateIfGone).
+        const messages = await this.#consumer.fetch({
+          max_messages: room,
+          expires: limits.fetchExpiresMs,
+          bind: true,
+        });
         let received = 0;
-        const ft0 = performance.now();
         for await (const m of messages) {
           this.#queue.push(m);
           received++;
           this.#poke();
         }
-        this.#log.trace({ asked: room, received, ms: performance.now() - ft0 }, "fetched");
+        this.#log.trace({ asked: room, received }, "fetched");
         failures = 0;
       } catch (err) {
         if (this.#stopping) break;
         failures++;
         this.#log.warn({ err, attempt: failures }, "fetching facts failed; retrying");
-        consumer = undefined;
-        await this.#recreateIfGone();
+        if (mayBeGone(err)) await this.#recreateIfGone();
         await this.#pause(backoff(failures));
       }
     }
   }
 
-  /** Recreates the consumer when it was deleted (by an operator, or with its stream). */
+  /**
+   * Recreates the consumer when it was deleted (by an operator, or with its stream). Asked only
+   * when a fetch says so: on nats-server 2.9.10 a consumer info request while the consumer is
+   * delivering can stall it until the next fact is stored.
+   */
   async #recreateIfGone(): Promise<void> {
     try {
       await this.#ctx.jsm.consumers.info(streams.events, this.#name);
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) return;
       try {
-        await ensureConsumer(this.#ctx.jsm, this.#name);
+        this.#consumer = this.#js.consumers.getConsumerFromInfo(
+          await ensureConsumer(this.#ctx.jsm, this.#name),
+        );
         this.#log.warn("the consumer was gone; recreated it");
       } catch (createErr) {
         this.#log.warn({ err: createErr }, "could not recreate the consumer");

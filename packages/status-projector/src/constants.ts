@@ -50,6 +50,8 @@ export const limits = {
   ackWaitMs: 30_000,
   /** KV writes of one batch in flight at once (distinct keys, so order does not matter). */
   writeConcurrency: 64,
+  /** Keys whose last written state a projector remembers, to write them without a read. */
+  knownKeys: 100_000,
   /** Read-and-write attempts on one key when other writers keep changing it. */
   casAttempts: 10,
   /** Retry backoff after a failed batch. */

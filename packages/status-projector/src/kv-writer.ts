@@ -5,6 +5,10 @@
  * publish expects the key's last sequence to still be the one read (compare-and-set), so two
  * projectors racing on a key can never replace a newer value. A lost race is read again and
  * retried. The values stay ordinary KV entries (`kv.get`, `nats kv get`, watchers).
+ *
+ * A key this writer wrote (or read) recently is not read before a newer fact is written: its
+ * remembered revision goes into the compare-and-set, which fails if anybody wrote since, and
+ * then the key is read. A skip is always decided on a fresh read.
  */
 import {
   JetStreamApiCodes,
@@ -32,6 +36,14 @@ export interface KvWriterOptions {
   readonly casAttempts: number;
   /** Writes in flight at once. */
   readonly concurrency: number;
+  /** Keys whose last state this writer remembers (to write without reading first). */
+  readonly knownKeys: number;
+}
+
+/** What this writer last knew of a key: the fact its value came from and its KV revision. */
+interface KeyState {
+  readonly factSeq: number;
+  readonly revision: number;
 }
 
 function isWrongLastSequence(err: unknown): boolean {
@@ -48,6 +60,8 @@ export class KvWriter {
   /** Buckets whose stream allows direct gets (any replica answers, no JSON envelope). */
   readonly #direct: ReadonlySet<string>;
   readonly #opts: KvWriterOptions;
+  /** By key subject, least recently used first. */
+  readonly #known = new Map<string, KeyState>();
 
   private constructor(jsm: JetStreamManager, direct: ReadonlySet<string>, opts: KvWriterOptions) {
     this.#jsm = jsm;
@@ -83,27 +97,56 @@ export class KvWriter {
       : this.#jsm.streams.getMessage(stream, query);
   }
 
-  /** Applies one write unless the key already reflects the same or a later fact. */
+  /**
+   * Applies one write unless the key already reflects the same or a later fact. The key's state
+   * is read first, unless this writer remembers it and the fact is newer: then the
+   * compare-and-set on the remembered revision checks that nobody wrote since (a failed one
+   * reads and tries again).
+   */
   async write(w: KvWrite): Promise<WriteOutcome> {
     const subject = kv.subject(w.bucket, w.key);
+    let known = this.#known.get(subject);
+    let reads = 0;
     for (let attempt = 1; attempt <= this.#opts.casAttempts; attempt++) {
-      const current = await this.#current(w.bucket, subject, attempt > 1);
-      const storedSeq = current === null ? 0 : parseFactSeq(current.header?.get(FACT_SEQ_HEADER));
-      if (!supersedes(w.seq, storedSeq)) return "skipped";
+      // Skips are decided on what the key holds now, never on what was remembered.
+      if (known !== undefined && reads === 0 && !supersedes(w.seq, known.factSeq)) known = undefined;
+      if (known === undefined) {
+        const current = await this.#current(w.bucket, subject, reads++ > 0);
+        known = {
+          factSeq: current === null ? 0 : parseFactSeq(current.header?.get(FACT_SEQ_HEADER)),
+          revision: current?.seq ?? 0,
+        };
+        this.#remember(subject, known);
+      }
+      if (!supersedes(w.seq, known.factSeq)) return "skipped";
       const h = headers();
       h.set(FACT_SEQ_HEADER, String(w.seq));
       if (w.op === "del") h.set(kv.operationHeader, kv.deleteOperation);
       try {
-        await this.#js.publish(subject, w.op === "put" ? w.value : Empty, {
+        const ack = await this.#js.publish(subject, w.op === "put" ? w.value : Empty, {
           headers: h,
-          expect: { lastSubjectSequence: current?.seq ?? 0 },
+          expect: { lastSubjectSequence: known.revision },
         });
+        this.#remember(subject, { factSeq: w.seq, revision: ack.seq });
         return "applied";
       } catch (err) {
+        // Lost the race (read again), or unsure whether it was stored (forget what we knew).
+        this.#known.delete(subject);
         if (!isWrongLastSequence(err)) throw err;
+        known = undefined;
       }
     }
     throw new WriteConflictError(w.bucket, w.key, this.#opts.casAttempts);
+  }
+
+  /** Remembers a key's state, forgetting the least recently used beyond `knownKeys`. */
+  #remember(subject: string, state: KeyState): void {
+    this.#known.delete(subject);
+    this.#known.set(subject, state);
+    if (this.#known.size > this.#opts.knownKeys) {
+      const oldest = this.#known.keys().next();
+      if (oldest.done !== true) this.#known.delete(oldest.value);
+    }
   }
 
   /**
