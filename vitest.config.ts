@@ -15,6 +15,9 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["packages/*/src/**/*.int.test.ts"],
+          // nats-server 2.9.10 can stall a filtered pull consumer for a while when its info is
+          // read during a backlog (docs/ARCHITECTURE.md); a test that hits that gets one more run.
+          retry: 1,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

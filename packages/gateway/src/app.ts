@@ -1,5 +1,5 @@
 /**
- * The gateway: Herald's front door. Serves all of `presence.api.>` as the NATS micro service
+ * The gateway: Herald's front door. Serves all of the API subjects (`subjects.api`) as the NATS micro service
  * `presence`; validates and stamps commands and appends them to the command stream in batches
  * per partition (it owns that stream); answers queries from an in-memory view of the KV
  * projections and history from the events stream.

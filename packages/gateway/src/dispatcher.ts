@@ -1,5 +1,5 @@
 /**
- * The one dispatcher of `presence.api.>`: parses a request for its method and serves it.
+ * The one dispatcher of the API subjects (`subjects.api`): parses a request for its method and serves it.
  * Commands are stamped and appended (answered once durable); queries are answered from the
  * view (503 until it is loaded) or, for history, from the events stream. Every refusal is a
  * HeraldError with its public code; anything else thrown is a bug (answered 500 by the caller).

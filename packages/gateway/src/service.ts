@@ -1,5 +1,5 @@
 /**
- * The NATS micro service `presence`: ONE endpoint on `presence.api.>` in the service's default
+ * The NATS micro service `presence`: ONE endpoint on the API subjects (`subjects.api`) in the service's default
  * queue group, so any number of gateways share the requests and `$SRV.PING|INFO|STATS` work.
  * Per-method endpoints are deliberately absent: a wildcard endpoint would receive their
  * requests too, and a requester takes whichever reply comes first.

@@ -145,4 +145,11 @@ export const headers = {
   deadLetterReason: "Herald-Dead-Letter-Reason",
   /** The encoding of an internal payload (`msgpack` or `json`). */
   encoding: "Herald-Encoding",
+  /**
+   * On every KV value status-projector writes (and its dead letters): the events-stream
+   * sequence of the fact the value comes from; a key never goes back to an earlier one.
+   */
+  factSeq: "Herald-Fact-Seq",
+  /** The subject of the original message, on a dead letter. */
+  sourceSubject: "Herald-Source-Subject",
 } as const;

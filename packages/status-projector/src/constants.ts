@@ -1,17 +1,9 @@
-/**
- * Names and limits of status-projector, defined once. The header names are candidates for
- * `@herald/protocol` (`headers`) once another component reads them.
- */
+/** Names and limits of status-projector, defined once (shared header names live in protocol). */
+import { headers } from "@herald/protocol";
 
-/**
- * Header on every KV value status-projector writes (and on its dead letters): the events-stream
- * sequence of the fact the value comes from. A write is skipped when the key already carries
- * an equal or later sequence, so re-applying facts never moves a key backwards.
- */
-export const FACT_SEQ_HEADER = "Herald-Fact-Seq";
-
-/** The subject of the original message, on a dead letter. */
-export const SOURCE_SUBJECT_HEADER = "Herald-Source-Subject";
+/** See `headers.factSeq` in @herald/protocol. */
+export const FACT_SEQ_HEADER = headers.factSeq;
+export const SOURCE_SUBJECT_HEADER = headers.sourceSubject;
 
 /** NATS KV conventions (the KV client does not export them). */
 export const kv = {
