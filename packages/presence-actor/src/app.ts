@@ -1,37 +1,72 @@
 /**
  * presence-actor: takes leases on partitions of the command stream, runs each owned partition
- * (replay to its checkpoint, then live), and drives the partitions' timers from one clock tick.
+ * (restore, replay, then live), and appends clock ticks for partitions whose timers are due.
  */
-import { buckets } from "@herald/protocol";
+import { buckets, objectStores } from "@herald/protocol";
 import type { App, WorkerContext } from "@herald/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { nuid } from "@nats-io/nats-core";
+import { Objm } from "@nats-io/obj";
+import { FencedError } from "./errors.js";
 import { Leases } from "./leases.js";
 import { PartitionRunner } from "./runner.js";
 
-/** How often caught-up partitions fire timers by the wall clock. */
+/** How often caught-up partitions check for due timers (and append a tick when one is due). */
 export const TICK_MS = 50;
-export const LEASE_TTL_MS = 10_000;
-export const LEASE_RENEW_MS = 2_000;
+/** Leases are renewed this many times per ttl. */
+const RENEWALS_PER_TTL = 5;
 
-export async function start(ctx: WorkerContext): Promise<App> {
-  const { config, nc, log } = ctx;
+export interface PresenceActorApp extends App {
+  /** This process's owner id (in leases and checkpoints). */
+  readonly owner: string;
+  /** The partitions this process runs now. */
+  readonly runners: ReadonlyMap<number, PartitionRunner>;
+}
+
+export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
+  const { config, nc, jsm, log } = ctx;
   const js = jetstream(nc);
   const kvm = new Kvm(nc);
-  const checkpoints = await kvm.open(buckets.snapshots);
+  const checkpoints = await kvm.open(buckets.checkpoints);
   const leaseKv = await kvm.open(buckets.leases);
+  const snapshots = await new Objm(nc).open(objectStores.snapshots);
   const owner = `${process.pid}-${nuid.next()}`;
   const runners = new Map<number, PartitionRunner>();
 
-  const leases = new Leases(
+  const leases: Leases = new Leases(
     leaseKv,
-    { owner, partitions: config.partitions, ttlMs: LEASE_TTL_MS, renewMs: LEASE_RENEW_MS },
+    {
+      owner,
+      partitions: config.partitions,
+      ttlMs: config.leaseTtlMs,
+      renewMs: Math.floor(config.leaseTtlMs / RENEWALS_PER_TTL),
+    },
     {
       async acquired(p) {
-        const runner = new PartitionRunner(p, config, js, checkpoints, log.child({ partition: p }));
+        const plog = log.child({ partition: p });
+        const runner = new PartitionRunner(
+          p,
+          config,
+          { js, jsm, checkpoints, snapshots, log: plog },
+          {
+            owner,
+            snapshotIntervalMs: config.snapshotIntervalMs,
+            leaseValid: () => leases.valid(p),
+            onHalt(err) {
+              if (runners.get(p) === runner) runners.delete(p);
+              // Fenced: the partition is someone else's. Failed: give it back to be started again.
+              void leases.drop(p, !(err instanceof FencedError));
+            },
+          },
+        );
         runners.set(p, runner);
-        await runner.start();
+        // Not awaited: a long restore must not hold up the renewal of the other leases.
+        runner.start().catch((err: unknown) => {
+          plog.warn({ err }, "starting the partition failed; giving it back");
+          if (runners.get(p) === runner) runners.delete(p);
+          void runner.stop().finally(() => leases.drop(p, true));
+        });
       },
       async released(p) {
         const runner = runners.get(p);
@@ -50,6 +85,8 @@ export async function start(ctx: WorkerContext): Promise<App> {
   }, TICK_MS);
 
   return {
+    owner,
+    runners,
     async close() {
       clearInterval(tick);
       await leases.close();

@@ -32,8 +32,8 @@ const OWNER_PREFIX = "o.";
 const encoder = new TextEncoder();
 
 export class Leases {
-  /** Partition → revision of our lease. */
-  readonly #held = new Map<number, number>();
+  /** Partition → revision of our lease, and until when (our clock) we may act on it. */
+  readonly #held = new Map<number, { revision: number; validUntil: number }>();
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> = Promise.resolve();
   #closed = false;
@@ -47,6 +47,31 @@ export class Leases {
 
   get held(): number[] {
     return [...this.#held.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Whether we may still act on `p`: our lease was last written less than a ttl ago, less a
+   * renewal interval of margin for clocks that drift apart. Others take the lease only once it
+   * has expired by their clock, so a paused process stops acting before anyone else starts.
+   */
+  valid(p: number, now = Date.now()): boolean {
+    const lease = this.#held.get(p);
+    return lease !== undefined && now < lease.validUntil;
+  }
+
+  /**
+   * Forgets `p` after its partition stopped on its own. `release` deletes our lease so the
+   * partition can be taken again at once (after a failure); a fenced partition is left alone.
+   */
+  drop(p: number, release: boolean): Promise<void> {
+    this.#round = this.#round.then(async () => {
+      const lease = this.#held.get(p);
+      if (lease === undefined) return;
+      this.#held.delete(p);
+      if (release) await this.kv.delete(key(p), { previousSeq: lease.revision }).catch(() => undefined);
+      this.log.info({ partition: p, release }, "lease dropped");
+    });
+    return this.#round;
   }
 
   /** Runs a first round now, then one every `renewMs`. */
@@ -93,7 +118,7 @@ export class Leases {
     this.log.debug({ owners: owners.size, share, held: this.held }, "lease round");
 
     // Renew what we hold; a lease someone else took in the meantime is lost.
-    for (const [p, revision] of [...this.#held]) {
+    for (const [p, { revision }] of [...this.#held]) {
       const seen = current.get(p);
       if (seen?.revision !== revision || seen.value?.owner !== this.opts.owner) {
         this.log.warn({ partition: p }, "lease lost");
@@ -102,7 +127,7 @@ export class Leases {
         continue;
       }
       try {
-        this.#held.set(p, await this.kv.update(key(p), this.#value(now), revision));
+        this.#held.set(p, this.#lease(now, await this.kv.update(key(p), this.#value(now), revision)));
       } catch (err) {
         this.log.warn({ partition: p, err }, "lease renewal failed; giving the partition up");
         this.#held.delete(p);
@@ -124,7 +149,7 @@ export class Leases {
           revision === 0
             ? await this.kv.create(key(p), this.#value(now))
             : await this.kv.update(key(p), this.#value(now), revision);
-        this.#held.set(p, rev);
+        this.#held.set(p, this.#lease(now, rev));
         this.log.info({ partition: p }, "lease acquired");
         await this.handlers.acquired(p);
       } catch {
@@ -133,8 +158,12 @@ export class Leases {
     }
   }
 
+  #lease(sentAt: number, revision: number): { revision: number; validUntil: number } {
+    return { revision, validUntil: sentAt + this.opts.ttlMs - this.opts.renewMs };
+  }
+
   async #release(p: number): Promise<void> {
-    const revision = this.#held.get(p);
+    const revision = this.#held.get(p)?.revision;
     this.#held.delete(p);
     await this.handlers.released(p);
     if (revision !== undefined) {

@@ -8,10 +8,10 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import type { Command, Fact, StatusDoc } from "@herald/protocol";
+import { type Command, type Fact, msgpack, type StatusDoc } from "@herald/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { PartitionOptions } from "./partition.js";
+import { Partition, type PartitionOptions, type SavedPartition } from "./partition.js";
 import {
   activity,
   advance,
@@ -398,6 +398,26 @@ describe("Partition against a reference model", () => {
   it("reports the model's status and members after every step, with unique and stable ids", () => {
     fc.assert(
       fc.property(scenario, opts, (items, o) => check(toSteps(items), o)),
+      { numRuns: 150 },
+    );
+  }, 120_000);
+
+  it("continues from a snapshot exactly as it would have gone on", () => {
+    fc.assert(
+      fc.property(scenario, opts, fc.nat(), (items, o, cut) => {
+        const steps = toSteps(items);
+        const k = cut % (steps.length + 1);
+        const whole = new Simulation(o);
+        whole.runAll(steps);
+        const first = new Simulation(o);
+        first.runAll(steps.slice(0, k));
+        // Through the bytes, as a new owner reads it.
+        const saved = msgpack.decode(msgpack.encode(first.partition.save())) as SavedPartition;
+        const resumed = first.resumeFrom(Partition.restore(saved, o));
+        resumed.runAll(steps.slice(k));
+        expect(resumed.raw).toEqual(whole.raw.slice(first.raw.length));
+        expect(resumed.partition.save()).toEqual(whole.partition.save());
+      }),
       { numRuns: 150 },
     );
   }, 120_000);

@@ -16,7 +16,7 @@ import {
 import type { AnyEventObject } from "xstate";
 import type { PresenceEvent } from "./machine.js";
 import { type Due, Scheduler } from "./scheduler.js";
-import { type Outputs, type TimerOp, UserEntity } from "./user.js";
+import { type Outputs, type SavedUser, type TimerOp, UserEntity } from "./user.js";
 
 /** One message for the events stream, with its deterministic de-duplication id. */
 export interface Outgoing {
@@ -35,6 +35,20 @@ interface TimerPayload {
   readonly event: AnyEventObject;
   /** For a conn's deadline: the ttl that set it. */
   readonly ttl?: number;
+}
+
+type SavedTimer = readonly [key: string, at: number, payload: TimerPayload];
+
+/** Version of {@link SavedPartition}; a snapshot of another version is ignored (replay instead). */
+export const SNAPSHOT_VERSION = 1;
+
+/** A partition's state as plain data, for snapshots. */
+export interface SavedPartition {
+  readonly v: typeof SNAPSHOT_VERSION;
+  readonly partition: number;
+  readonly clock: number;
+  readonly users: readonly SavedUser[];
+  readonly timers: readonly SavedTimer[];
 }
 
 const TTL_PREFIX = "ttl:";
@@ -152,6 +166,30 @@ export class Partition {
     this.clock = Math.max(this.clock, now);
   }
 
+  /**
+   * The partition's whole state as plain data (users, timers, clock). A partition restored from
+   * it behaves exactly like this one: same outputs, same ids, timers in the same order.
+   */
+  save(): SavedPartition {
+    const users: SavedUser[] = [];
+    for (const entity of this.users.values()) users.push(entity.save());
+    const timers: SavedTimer[] = [];
+    for (const t of this.timers.entries()) timers.push([t.key, t.at, t.payload]);
+    return { v: SNAPSHOT_VERSION, partition: this.id, clock: this.clock, users, timers };
+  }
+
+  /** A partition in the state `saved` describes. */
+  static restore(saved: SavedPartition, opts: PartitionOptions): Partition {
+    const p = new Partition(saved.partition, opts);
+    p.clock = saved.clock;
+    for (const u of saved.users) {
+      const entity = UserEntity.restore(u);
+      p.users.set(entity.context.user, entity);
+    }
+    for (const [key, at, payload] of saved.timers) p.timers.schedule(key, at, payload);
+    return p;
+  }
+
   /** Runs one due timer's event through its user's machine. */
   #fire(due: Due<TimerPayload>, result: Outputs): void {
     this.stats.timersFired++;
@@ -166,7 +204,7 @@ export class Partition {
   #entity(user: string, timers: TimerOp[]): UserEntity {
     let entity = this.users.get(user);
     if (entity === undefined) {
-      entity = new UserEntity(
+      entity = UserEntity.create(
         { user, awayAfterMs: this.opts.awayAfterMs, graceMs: this.opts.graceMs },
         timers,
       );

@@ -3,7 +3,7 @@
  * expiry) in one binary min-heap, fired by whoever drives time (the command stream's stamps,
  * or the wall clock when idle) — never a `setTimeout` per user.
  *
- * Moving a deadline later (a heartbeat) is O(1): only the key's current deadline changes; the
+ * Timers due at the same time fire in key order. Moving a deadline later (a heartbeat) is O(1): only the key's current deadline changes; the
  * heap entry keeps its earlier time, and when it comes due it is pushed again for the real one.
  */
 
@@ -19,6 +19,13 @@ interface Node {
   at: number;
   key: string;
 }
+
+/**
+ * Heap order: by time, then by key, so timers due at the same time fire in the same order
+ * whatever the order they were scheduled in — a partition restored from a snapshot fires them
+ * exactly as the partition it was taken from.
+ */
+const before = (a: Node, b: Node): boolean => a.at < b.at || (a.at === b.at && a.key < b.key);
 
 export interface Due<T> {
   readonly key: string;
@@ -97,7 +104,7 @@ export class Scheduler<T> {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = h[parent] as Node;
-      if (p.at <= node.at) break;
+      if (!before(node, p)) break;
       h[i] = p;
       i = parent;
     }
@@ -113,14 +120,14 @@ export class Scheduler<T> {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      let mAt = last.at;
+      let min = last;
       const ln = h[l];
       const rn = h[r];
-      if (ln !== undefined && ln.at < mAt) {
+      if (ln !== undefined && before(ln, min)) {
         m = l;
-        mAt = ln.at;
+        min = ln;
       }
-      if (rn !== undefined && rn.at < mAt) m = r;
+      if (rn !== undefined && before(rn, min)) m = r;
       if (m === i) break;
       h[i] = h[m] as Node;
       i = m;

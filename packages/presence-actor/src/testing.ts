@@ -82,8 +82,15 @@ export class Simulation {
   readonly log: Output[] = [];
   #commands = 0;
 
-  constructor(opts: PartitionOptions = OPTS) {
-    this.partition = new Partition(0, opts);
+  constructor(opts: PartitionOptions = OPTS, partition?: Partition) {
+    this.partition = partition ?? new Partition(0, opts);
+  }
+
+  /** A simulation that goes on from here with `partition` (say, restored from a snapshot). */
+  resumeFrom(partition: Partition): Simulation {
+    const next = new Simulation(OPTS, partition);
+    next.#commands = this.#commands;
+    return next;
   }
 
   /** Runs one step; a command's outputs get ids based on `c<n>` (its index among commands). */

@@ -24,6 +24,9 @@ import {
 
 export type PresenceSnapshot = SnapshotFrom<typeof presenceMachine>;
 
+/** A user in a partition snapshot: machine state value, context, last published document. */
+export type SavedUser = readonly [PresenceSnapshot["value"], PresenceContext, StatusDoc | null];
+
 /** A delayed machine event to (re)arm, or one to cancel, keyed by the machine's id. */
 export type TimerOp =
   | { readonly op: "schedule"; readonly id: string; readonly at: number; readonly event: AnyEventObject }
@@ -239,14 +242,27 @@ function memberOutputs(
 
 /** The machine and what was last published for one user. */
 export class UserEntity {
-  snapshot: PresenceSnapshot;
-  /** The document last sent as a fact (null: none or removed). */
-  published: StatusDoc | null = null;
+  constructor(
+    public snapshot: PresenceSnapshot,
+    /** The document last sent as a fact (null: none or removed). */
+    public published: StatusDoc | null = null,
+  ) {}
 
-  constructor(input: PresenceInput, timers: TimerOp[]) {
+  /** A new user in the machine's initial state. */
+  static create(input: PresenceInput, timers: TimerOp[]): UserEntity {
     const [snapshot, actions] = initialTransition(presenceMachine, input);
-    this.snapshot = snapshot;
     collectTimers(actions, 0, timers);
+    return new UserEntity(snapshot);
+  }
+
+  /** What a snapshot keeps of the user: the machine's state value and context, and `published`. */
+  save(): SavedUser {
+    return [this.snapshot.value, this.snapshot.context, this.published];
+  }
+
+  /** The user as saved; the machine's state is resolved from its value and context. */
+  static restore([value, context, published]: SavedUser): UserEntity {
+    return new UserEntity(presenceMachine.resolveState({ value, context }), published);
   }
 
   get context(): PresenceContext {

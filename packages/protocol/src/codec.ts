@@ -49,6 +49,11 @@ export function encodeCommandBatch(cmds: readonly Command[]): Uint8Array {
   return msgpack.encode({ v: COMMAND_BATCH_VERSION, cmds });
 }
 
+/** A command-stream message with no command that moves the partition's clock to `at`. */
+export function encodeTick(at: number): Uint8Array {
+  return msgpack.encode({ v: COMMAND_BATCH_VERSION, cmds: [], tick_ms: at });
+}
+
 /** A command of a batch that failed its schema: dead-lettered alone, with the reason. */
 export interface RejectedCommand {
   readonly index: number;
@@ -60,6 +65,8 @@ export interface DecodedCommandBatch {
   /** The valid commands, in batch order. */
   readonly cmds: Command[];
   readonly rejected: RejectedCommand[];
+  /** The clock tick the message carries, if any (applied after its commands). */
+  readonly tick?: number;
 }
 
 /**
@@ -78,12 +85,16 @@ export function decodeCommandBatch(bytes: Uint8Array): DecodedCommandBatch {
   if (problem !== undefined) throw new InvalidMessageError(`command batch: ${problem}`);
   const cmds: Command[] = [];
   const rejected: RejectedCommand[] = [];
-  for (const [index, cmd] of (value as { cmds: unknown[] }).cmds.entries()) {
+  const envelope = value as { cmds: unknown[]; tick_ms?: number };
+  if (envelope.cmds.length === 0 && envelope.tick_ms === undefined) {
+    throw new InvalidMessageError("command batch: cmds: must not be empty unless tick_ms is given");
+  }
+  for (const [index, cmd] of envelope.cmds.entries()) {
     const reason = checkCommand.explain(cmd, `cmds[${index}]`);
     if (reason === undefined) cmds.push(cmd as Command);
     else rejected.push({ index, reason, value: cmd });
   }
-  return { cmds, rejected };
+  return envelope.tick_ms === undefined ? { cmds, rejected } : { cmds, rejected, tick: envelope.tick_ms };
 }
 
 const checkFact = compile(FactSchema);

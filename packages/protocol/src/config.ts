@@ -37,6 +37,10 @@ export interface Config {
   readonly replicas: number;
   /** HERALD_EVENTS_MAX_AGE_MS: how long the events stream (and so history) keeps events. */
   readonly eventsMaxAgeMs: number;
+  /** HERALD_SNAPSHOT_INTERVAL_MS: how often presence-actor snapshots a busy partition. */
+  readonly snapshotIntervalMs: number;
+  /** HERALD_LEASE_TTL_MS: a partition lease's lifetime; a dead owner's partitions move after it. */
+  readonly leaseTtlMs: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -69,6 +73,13 @@ export const INT_VARIABLES = {
     min: 60_000,
     max: 3650 * DAY_MS,
   },
+  snapshotIntervalMs: {
+    variable: "HERALD_SNAPSHOT_INTERVAL_MS",
+    fallback: 60_000,
+    min: 100,
+    max: DAY_MS,
+  },
+  leaseTtlMs: { variable: "HERALD_LEASE_TTL_MS", fallback: 5000, min: 500, max: 60_000 },
 } as const satisfies Record<string, IntSpec>;
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";

@@ -37,6 +37,8 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
     expect(config.partitions).toBe(16);
     expect(config.replicas).toBe(1);
     expect(config.eventsMaxAgeMs).toBe(7 * 86_400_000);
+    expect(config.snapshotIntervalMs).toBe(60_000);
+    expect(config.leaseTtlMs).toBe(5000);
   });
 
   it("treats empty and blank values as unset", () => {
@@ -57,6 +59,8 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
       HERALD_PARTITIONS: "1024",
       HERALD_REPLICAS: " 3 ",
       HERALD_EVENTS_MAX_AGE_MS: "60000",
+      HERALD_SNAPSHOT_INTERVAL_MS: "1000",
+      HERALD_LEASE_TTL_MS: "2000",
     });
     expect(config).toEqual({
       nats: { servers: ["nats://10.0.0.1:4333"] },
@@ -69,6 +73,8 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
       partitions: 1024,
       replicas: 3,
       eventsMaxAgeMs: 60_000,
+      snapshotIntervalMs: 1000,
+      leaseTtlMs: 2000,
     });
   });
 

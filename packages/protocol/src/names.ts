@@ -128,7 +128,17 @@ export const buckets = {
   members: "presence_members",
   /** presence-actor partition leases (compare-and-set on revision). */
   leases: "herald_leases",
-  /** presence-actor partition snapshots with the stream sequence they cover. */
+  /**
+   * presence-actor checkpoints, key `p<n>`: the owner and the last command-stream sequence
+   * whose outputs are stored. Written by compare-and-set on the revision, which fences a
+   * stale owner: a new owner's claim moves the revision, so the old owner's next write fails.
+   */
+  checkpoints: "herald_checkpoints",
+} as const;
+
+/** Object store buckets (internal). */
+export const objectStores = {
+  /** presence-actor partition snapshots, object `p<n>`: state plus the sequence it covers. */
   snapshots: "herald_snapshots",
 } as const;
 

@@ -360,9 +360,14 @@ export type CommandType = Command["type"];
  * to the one it knows and dead-letters newer ones (a rolling upgrade updates readers first).
  */
 export const COMMAND_BATCH_VERSION = 1;
-/** One message of the command stream: commands of one partition, in the order received. */
+/**
+ * One message of the command stream: commands of one partition, in the order received, and/or
+ * a clock tick. The partition's owner appends a tick (`tick_ms`, its wall clock, and no
+ * commands) when a timer is due, and timers fire only when a command or tick says time has
+ * come, so the stream alone decides every output and a replay repeats it exactly.
+ */
 export const CommandBatch = Type.Object(
-  { v: Type.Literal(COMMAND_BATCH_VERSION), cmds: Type.Array(Command, { minItems: 1 }) },
+  { v: Type.Literal(COMMAND_BATCH_VERSION), cmds: Type.Array(Command), tick_ms: Type.Optional(TimeMs) },
   closed,
 );
 export type CommandBatch = Static<typeof CommandBatch>;
@@ -377,7 +382,10 @@ export const CommandBatchEnvelope = Type.Object(
       maximum: COMMAND_BATCH_VERSION,
       errorMessage: `must be a format version from 1 to ${COMMAND_BATCH_VERSION}`,
     }),
-    cmds: Type.Array(Type.Unknown(), { minItems: 1, errorMessage: "must be a non-empty array" }),
+    cmds: Type.Array(Type.Unknown(), { errorMessage: "must be an array" }),
+    tick_ms: Type.Optional(
+      Type.Integer({ minimum: 0, errorMessage: "must be a time in milliseconds (an integer ≥ 0)" }),
+    ),
   },
   closed,
 );

@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeCommandBatch, decodeFact, encodeCommandBatch, encodeFact, json, msgpack } from "./codec.js";
+import {
+  decodeCommandBatch,
+  decodeFact,
+  encodeCommandBatch,
+  encodeFact,
+  encodeTick,
+  json,
+  msgpack,
+} from "./codec.js";
 import { InvalidMessageError } from "./errors.js";
 import { limits } from "./limits.js";
 import * as S from "./schemas.js";
@@ -332,11 +340,14 @@ const examples: Record<string, Examples> = {
     ],
   },
   CommandBatch: {
-    valid: [{ v: 1, cmds: commands }],
+    valid: [
+      { v: 1, cmds: commands },
+      { v: 1, cmds: [], tick_ms: 5 },
+    ],
     invalid: [
       [{ v: 2, cmds: commands }, /^v: /],
       [{ v: 1, cmds: [{ type: "explode" }] }, /^cmds\[0\]/],
-      [{ v: 1, cmds: [] }, /^cmds: /],
+      [{ v: 1, cmds: [], tick_ms: -1 }, /^tick_ms: /],
       [
         { v: 1, cmds: [commands[0], { type: "forget", user: "a\u007f", at_ms: 1 }] },
         `cmds[1].user: ${ID_RULE}`,
@@ -376,7 +387,8 @@ const examples: Record<string, Examples> = {
     ],
     invalid: [
       [{ v: 2, cmds: commands }, "v: must be a format version from 1 to 1"],
-      [{ v: 1, cmds: [] }, "cmds: must be a non-empty array"],
+      [{ v: 1, cmds: "x" }, "cmds: must be an array"],
+      [{ v: 1, cmds: [], tick_ms: 1.5 }, /^tick_ms: /],
       [{ v: 1, cmds: commands, x: 1 }, 'unknown field "x"'],
     ],
   },
@@ -576,8 +588,12 @@ describe("command batch codec", () => {
     expect(invalidMessage(msgpack.encode({ cmds: commands })).message).toBe("command batch: v is required");
   });
 
-  it("rejects an empty cmds array", () => {
+  it("rejects an empty cmds array without a tick, and decodes a tick", () => {
     expect(invalidMessage(encodeCommandBatch([])).message).toMatch(/^command batch: cmds: /);
+    expect(decodeCommandBatch(encodeTick(1234))).toEqual({ cmds: [], rejected: [], tick: 1234 });
+    expect(invalidMessage(msgpack.encode({ v: 1, cmds: [], tick_ms: -5 })).message).toMatch(
+      /^command batch: tick_ms: /,
+    );
   });
 
   it("rejects a bad command alone and keeps the others in order", () => {

@@ -1,4 +1,4 @@
-import { buckets, COMPONENTS, type Component, loadConfig, streams } from "@herald/protocol";
+import { buckets, COMPONENTS, type Component, loadConfig, objectStores, streams } from "@herald/protocol";
 import { NatsCluster, NatsServer } from "@herald/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -30,10 +30,13 @@ describe("ensureResources", () => {
       const nc = conns[0] as (typeof conns)[0];
       const jsm = await jetstreamManager(nc);
       const names: string[] = [];
-      for await (const n of jsm.streams.names()) if (!n.startsWith("KV_")) names.push(n);
+      for await (const n of jsm.streams.names()) if (!/^(KV|OBJ)_/.test(n)) names.push(n);
       expect(names.sort()).toEqual(Object.values(streams).sort());
       const specBuckets = resourceSpecs(config).flatMap((r) => (r.kind === "bucket" ? [r.name] : []));
       expect(await bucketNames(nc)).toEqual(specBuckets.sort());
+      const stores = resourceSpecs(config).flatMap((r) => (r.kind === "objectstore" ? [r.name] : []));
+      for (const name of stores) await jsm.streams.info(`OBJ_${name}`);
+      expect(stores).toEqual([objectStores.snapshots]);
     } finally {
       await Promise.all(conns.map((c) => c.close()));
     }

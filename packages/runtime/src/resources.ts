@@ -5,7 +5,15 @@
  * missing (so start order does not matter) and otherwise leaves its settings alone, so
  * processes with other settings never fight over them.
  */
-import { buckets, type Component, type Config, internalSubjects, streams, subjects } from "@herald/protocol";
+import {
+  buckets,
+  type Component,
+  type Config,
+  internalSubjects,
+  objectStores,
+  streams,
+  subjects,
+} from "@herald/protocol";
 import {
   DiscardPolicy,
   JetStreamApiError,
@@ -17,6 +25,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KvOptions } from "@nats-io/kv";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import { Objm } from "@nats-io/obj";
 import type { Logger } from "pino";
 
 const MINUTE_MS = 60_000;
@@ -49,7 +58,15 @@ export interface BucketSpec {
   readonly options: Partial<KvOptions> & { history: number; replicas: number };
 }
 
-export type ResourceSpec = StreamSpec | BucketSpec;
+export interface ObjectStoreSpec {
+  readonly kind: "objectstore";
+  readonly owner: Component;
+  readonly readers: readonly Component[];
+  readonly name: string;
+  readonly replicas: number;
+}
+
+export type ResourceSpec = StreamSpec | BucketSpec | ObjectStoreSpec;
 
 /** Every stream and bucket, configured from `config`. */
 export function resourceSpecs(config: Config): readonly ResourceSpec[] {
@@ -121,7 +138,8 @@ export function resourceSpecs(config: Config): readonly ResourceSpec[] {
       max_age: nanos(7 * DAY_MS),
     }),
     bucket("presence-actor", [], buckets.leases),
-    bucket("presence-actor", [], buckets.snapshots),
+    bucket("presence-actor", [], buckets.checkpoints),
+    { kind: "objectstore", owner: "presence-actor", readers: [], name: objectStores.snapshots, replicas },
     bucket("status-projector", ["gateway"], buckets.status),
     bucket("status-projector", ["gateway"], buckets.members),
   ];
@@ -218,6 +236,24 @@ async function ensureBucket(
   }
 }
 
+async function ensureObjectStore(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  spec: ObjectStoreSpec,
+  owner: boolean,
+  log: Logger,
+): Promise<void> {
+  // Like Kvm.create, Objm.create opens an existing store and creates a missing one.
+  await new Objm(nc).create(spec.name, { replicas: spec.replicas });
+  if (!owner) return;
+  const stream = `OBJ_${spec.name}`;
+  const info = await jsm.streams.info(stream);
+  if (info.config.num_replicas !== spec.replicas) {
+    log.info({ objectStore: spec.name, changed: ["num_replicas"] }, "updating object store settings");
+    await jsm.streams.update(stream, { ...info.config, num_replicas: spec.replicas });
+  }
+}
+
 /**
  * Creates or verifies every resource `component` owns or reads; the owner also brings their
  * settings up to date. Safe to run concurrently.
@@ -234,9 +270,12 @@ export async function ensureResources(
     if (spec.kind === "stream") {
       const info = await ensureStream(jsm, spec, owner, log);
       log.debug({ stream: spec.config.name, messages: info.state.messages, owner }, "stream ready");
-    } else {
+    } else if (spec.kind === "bucket") {
       await ensureBucket(nc, jsm, spec, owner, log);
       log.debug({ bucket: spec.name, owner }, "bucket ready");
+    } else {
+      await ensureObjectStore(nc, jsm, spec, owner, log);
+      log.debug({ objectStore: spec.name, owner }, "object store ready");
     }
   }
 }
