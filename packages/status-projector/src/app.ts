@@ -9,14 +9,7 @@
  * A batch that fails is retried; its facts stay unacknowledged until it succeeds, so none is
  * lost, and re-applying one changes nothing.
  */
-import {
-  buckets,
-  consumers,
-  decodeFact,
-  headers as heraldHeaders,
-  internalSubjects,
-  streams,
-} from "@herald/protocol";
+import { buckets, consumers, headers as heraldHeaders, internalSubjects, streams } from "@herald/protocol";
 import type { App, Logger, WorkerContext } from "@herald/runtime";
 import {
   type Consumer,
@@ -30,7 +23,7 @@ import { headers } from "@nats-io/nats-core";
 import { DEAD_LETTER_SOURCE, FACT_SEQ_HEADER, limits, SOURCE_SUBJECT_HEADER } from "./constants.js";
 import { ensureConsumer } from "./consumer.js";
 import { KvWriter } from "./kv-writer.js";
-import { factProblem, project, type SequencedFact } from "./project.js";
+import { project, readFact, type SequencedFact } from "./project.js";
 
 /** Running totals since start. */
 export interface ProjectorStats {
@@ -285,14 +278,9 @@ class Projector {
     const facts: SequencedFact[] = [];
     const rejected: Rejected[] = [];
     for (const msg of batch) {
-      try {
-        const fact = decodeFact(msg.data);
-        const problem = factProblem(fact);
-        if (problem === undefined) facts.push({ seq: msg.seq, fact });
-        else rejected.push({ msg, reason: problem });
-      } catch (err) {
-        rejected.push({ msg, reason: err instanceof Error ? err.message : String(err) });
-      }
+      const read = readFact(msg.seq, msg.data);
+      if (read.ok) facts.push(read.fact);
+      else rejected.push({ msg, reason: read.reason });
     }
     return { facts, rejected };
   }

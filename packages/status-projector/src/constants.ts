@@ -54,3 +54,16 @@ export const limits = {
   /** Longest dead-letter reason kept (header values are bounded in practice). */
   reasonMaxChars: 1000,
 } as const;
+
+/** The rebuild of the projections (rebuild.ts). */
+export const rebuildLimits = {
+  /**
+   * Facts fetched and folded at once; larger than the live batch, as one rebuild owns its
+   * buckets and more coalescing means fewer writes.
+   */
+  batchMax: 2000,
+  /** How long a fetch waits for facts the count promised (it normally returns at once). */
+  fetchExpiresMs: 2000,
+  /** Invalid facts a rebuild reports one by one (all are counted). */
+  invalidReported: 20,
+} as const;

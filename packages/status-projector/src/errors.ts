@@ -31,3 +31,22 @@ export class ConsumerConflictError extends ProjectorError {
     super("HERALD_PROJECTOR_CONSUMER_CONFLICT", message, options);
   }
 }
+
+/** A rebuild suffix that cannot be part of a bucket name. */
+export class InvalidSuffixError extends ProjectorError {
+  override readonly name = "InvalidSuffixError";
+  constructor(readonly suffix: string) {
+    super(
+      "HERALD_PROJECTOR_INVALID_SUFFIX",
+      `suffix ${JSON.stringify(suffix)} is not allowed: use one or more of A-Z a-z 0-9 _ -`,
+    );
+  }
+}
+
+/** The rebuild found no events stream to read facts from. */
+export class EventsStreamMissingError extends ProjectorError {
+  override readonly name = "EventsStreamMissingError";
+  constructor(stream: string, options?: ErrorOptions) {
+    super("HERALD_PROJECTOR_NO_EVENTS", `stream ${stream} not found: no facts to rebuild from`, options);
+  }
+}

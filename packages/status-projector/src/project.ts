@@ -6,7 +6,7 @@
  * is "the last fact for a key wins": a batch makes one write per key, from its latest fact,
  * stamped with that fact's stream sequence. A write only ever replaces an older sequence.
  */
-import { buckets, encodeToken, type Fact, json, memberKey } from "@herald/protocol";
+import { buckets, decodeFact, encodeToken, type Fact, json, memberKey } from "@herald/protocol";
 
 /** A fact with its sequence in the events stream. */
 export interface SequencedFact {
@@ -58,6 +58,25 @@ export function factProblem(fact: Fact): string | undefined {
     if (fact.doc.conn !== fact.conn) return "fact.doc.conn differs from fact.conn";
   }
   return undefined;
+}
+
+/** A stored fact, decoded and checked: usable, or the reason it is not. */
+export type ReadFact =
+  | { readonly ok: true; readonly fact: SequencedFact }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Decodes and checks the fact stored at `seq`: the one gate every fact passes, for the live
+ * projector and the rebuild alike.
+ */
+export function readFact(seq: number, data: Uint8Array): ReadFact {
+  try {
+    const fact = decodeFact(data);
+    const problem = factProblem(fact);
+    return problem === undefined ? { ok: true, fact: { seq, fact } } : { ok: false, reason: problem };
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 const targetId = (t: KvTarget): string => `${t.bucket} ${t.key}`;

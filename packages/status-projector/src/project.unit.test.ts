@@ -1,11 +1,13 @@
 import {
   buckets,
+  encodeFact,
   encodeToken,
   type Fact,
   json,
   type MemberDoc,
   type MemberFact,
   memberKey,
+  msgpack,
   type StatusDoc,
   type UserFact,
 } from "@herald/protocol";
@@ -16,6 +18,7 @@ import {
   type KvWrite,
   parseFactSeq,
   project,
+  readFact,
   type SequencedFact,
   supersedes,
   targetOf,
@@ -179,6 +182,27 @@ describe("factProblem", () => {
     expect(factProblem(memberFact("c", "u", "k", memberDoc("c", "v", "k")))).toMatch(/doc\.user/);
     expect(factProblem(memberFact("c", "u", "k", memberDoc("d", "u", "k")))).toMatch(/doc\.channel/);
     expect(factProblem(memberFact("c", "u", "k", memberDoc("c", "u", "j")))).toMatch(/doc\.conn/);
+  });
+});
+
+describe("readFact", () => {
+  it("decodes a usable fact with its sequence", () => {
+    const fact = memberFact("c", "u", "k");
+    expect(readFact(5, encodeFact(fact))).toEqual({ ok: true, fact: { seq: 5, fact } });
+  });
+
+  it("gives the reason for bytes that are no fact, a schema miss and a document of another key", () => {
+    const reasons = [
+      new Uint8Array([0xc1, 0xff]),
+      msgpack.encode({ type: "user", user: "u" }),
+      encodeFact(userFact("u", statusDoc("v"))),
+    ].map((data) => readFact(1, data));
+    expect(reasons.map((r) => r.ok)).toEqual([false, false, false]);
+    expect(reasons.map((r) => (r.ok ? "" : r.reason))).toEqual([
+      expect.stringMatching(/msgpack/),
+      expect.stringMatching(/doc/),
+      "fact.doc.user differs from fact.user",
+    ]);
   });
 });
 
