@@ -63,6 +63,36 @@ describe("workers as processes", () => {
     for await (const status of kvm.list()) bucketNames.push(status.bucket);
     expect(bucketNames.sort()).toEqual(Object.values(buckets).sort());
 
+    // Every process answers a stats request with its counters and memory.
+    for (const component of WORKERS) {
+      const inbox = `_INBOX.stats.${component}`;
+      const replies: Record<string, unknown>[] = [];
+      const sub = nc.subscribe(inbox, { callback: (_e, m) => void replies.push(m.json()) });
+      nc.publish(internalSubjects.stats(component), JSON.stringify({ gc: true }), { reply: inbox });
+      await waitFor(() => replies.length === 2, { what: `stats of both ${component} processes` });
+      sub.unsubscribe();
+      const pids = started.filter((p) => p.name === component).map((p) => p.pid);
+      expect(replies.map((r) => r.pid).sort()).toEqual(pids.sort());
+      for (const r of replies) {
+        expect(r.component).toBe(component);
+        expect((r.memory as { heapUsed: number }).heapUsed).toBeGreaterThan(0);
+      }
+      if (component === "presence-actor") {
+        // Between them they hold every partition (8).
+        await waitFor(
+          async () => {
+            const again: Record<string, unknown>[] = [];
+            const s2 = nc.subscribe(`${inbox}.2`, { callback: (_e, m) => void again.push(m.json()) });
+            nc.publish(internalSubjects.stats(component), "", { reply: `${inbox}.2` });
+            await waitFor(() => again.length === 2, { what: "stats again" });
+            s2.unsubscribe();
+            return again.flatMap((r) => r.partitions as number[]).length === 8;
+          },
+          { what: "8 partitions held", timeoutMs: 15_000 },
+        );
+      }
+    }
+
     // Half stop on SIGTERM, half on SIGINT (Ctrl-C): both must drain and exit 0.
     const exits = await Promise.all(started.map((p, i) => p.stop(i % 2 === 0 ? "SIGTERM" : "SIGINT")));
     for (const [i, exit] of exits.entries()) {

@@ -87,6 +87,7 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
   log.info({ partitions: config.partitions }, "gateway ready");
   return {
     ready: () => feed.whenReady(),
+    stats: () => ({ ...appender.stats(), view: { ...feed.stats(), ...view.counts } }),
     async close() {
       // No new requests; those being served finish (their appends are flushed below).
       await api.stop();

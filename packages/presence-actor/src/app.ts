@@ -87,6 +87,27 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
   return {
     owner,
     runners,
+    stats() {
+      const total = {
+        users: 0,
+        timers: 0,
+        commands: 0,
+        heartbeatsNoChange: 0,
+        transitions: 0,
+        timersFired: 0,
+      };
+      const runs = { appended: 0, replayed: 0, snapshots: 0, ticks: 0, restoredUsers: 0 };
+      let caughtUp = 0;
+      for (const r of runners.values()) {
+        total.users += r.state.users.size;
+        total.timers += r.state.timers.size;
+        for (const k of ["commands", "heartbeatsNoChange", "transitions", "timersFired"] as const)
+          total[k] += r.state.stats[k];
+        for (const k of Object.keys(runs) as (keyof typeof runs)[]) runs[k] += r.stats[k];
+        if (r.caughtUp) caughtUp++;
+      }
+      return { owner, partitions: leases.held, caught_up: caughtUp, ...total, ...runs };
+    },
     async close() {
       clearInterval(tick);
       await leases.close();

@@ -98,6 +98,12 @@ export const internalSubjects = {
     `${FACTS_PREFIX}member.${memberKey(channel, user, conn)}`,
   allFacts: `${FACTS_PREFIX}>`,
   /** Messages that could not be decoded or applied, with the reason in a header. */
+  /**
+   * Operator requests to every process of a component (each one answers): `stats` replies with
+   * the process's counters and memory. The body may be `{"gc": true}` to collect garbage first
+   * (when the process runs with `--expose-gc`), for memory measurements.
+   */
+  stats: (component: string): string => `herald.admin.stats.${component}`,
   deadLetter: (source: string): string => `herald.dlq.${source}`,
   allDeadLetters: "herald.dlq.>",
 } as const;

@@ -3,7 +3,14 @@
  * the process with a message naming the variable), logger, NATS connection, resources, and a
  * clean stop on SIGINT/SIGTERM (the app closes, the connection drains, exit 0 within 5 s).
  */
-import { type Component, type Config, ConfigError, type Env, loadConfig } from "@herald/protocol";
+import {
+  type Component,
+  type Config,
+  ConfigError,
+  type Env,
+  internalSubjects,
+  loadConfig,
+} from "@herald/protocol";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
@@ -22,6 +29,34 @@ export interface WorkerContext {
 /** A started worker app; `close` stops taking work and finishes what it has. */
 export interface App {
   close(): Promise<void>;
+  /** Counters for operators and benchmarks (answered on `herald.admin.stats.<component>`). */
+  stats?(): Record<string, unknown>;
+}
+
+/** Answers stats requests with the app's counters, the process's memory and uptime. */
+function serveStats(nc: NatsConnection, component: Component, app: App, log: Logger): void {
+  nc.subscribe(internalSubjects.stats(component), {
+    callback: (err, m) => {
+      if (err !== null) return;
+      try {
+        const body = m.data.length > 0 ? (JSON.parse(m.string()) as { gc?: boolean }) : {};
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (body.gc === true && gc !== undefined) gc();
+        m.respond(
+          JSON.stringify({
+            component,
+            pid: process.pid,
+            uptime_ms: Math.round(process.uptime() * 1000),
+            memory: process.memoryUsage(),
+            gc: body.gc === true && gc !== undefined,
+            ...app.stats?.(),
+          }),
+        );
+      } catch (e) {
+        log.warn({ err: e }, "bad stats request");
+      }
+    },
+  });
 }
 
 export type StartApp = (ctx: WorkerContext) => Promise<App>;
@@ -43,6 +78,7 @@ export async function startWorker(
     const jsm = await jetstreamManager(nc);
     await ensureResources(nc, jsm, config, component, log);
     const app = await start({ config, log, nc, jsm });
+    serveStats(nc, component, app, log);
     return async () => {
       try {
         await app.close();
