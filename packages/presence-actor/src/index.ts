@@ -1,1 +1,2 @@
 export { start } from "./app.js";
+export { presenceMachine } from "./machine.js";

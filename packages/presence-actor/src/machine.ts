@@ -12,9 +12,16 @@
 import { assign, setup } from "xstate";
 
 export interface Membership {
-  data: Record<string, unknown>;
-  joined_at_ms: number;
-  updated_at_ms: number;
+  readonly channel: string;
+  readonly data: Record<string, unknown>;
+  readonly joined_at_ms: number;
+  readonly updated_at_ms: number;
+}
+
+/** A live conn and its channel memberships. */
+export interface Conn {
+  readonly id: string;
+  readonly channels: readonly Membership[];
 }
 
 export interface Manual {
@@ -28,8 +35,12 @@ export interface PresenceContext {
   readonly user: string;
   readonly awayAfterMs: number;
   readonly graceMs: number;
-  /** Live conns and their channel memberships. */
-  conns: Record<string, Record<string, Membership>>;
+  /**
+   * Live conns and their channel memberships, in the order they came. Arrays, not objects keyed
+   * by id: a user has a few of each, and objects with keys unique to each user would each get
+   * a hidden class of their own in V8 — hundreds of bytes per user with a million users.
+   */
+  conns: readonly Conn[];
   /** Last activity (ms), if known. */
   activeAt?: number;
   /** When the last conn ended (ms), if the user has been connected. */
@@ -66,9 +77,23 @@ export type PresenceEvent =
 /** Every event type, including the delayed ones xstate raises (`xstate.after.*`). */
 export type PresenceEventType = PresenceEvent["type"];
 
-function withoutConn(conns: PresenceContext["conns"], conn: string): PresenceContext["conns"] {
-  const { [conn]: _gone, ...rest } = conns;
-  return rest;
+/** Arrays are built with `concat` (exact length), not spread (which leaves spare capacity). */
+const NO_CHANNELS: readonly Membership[] = Object.freeze([]);
+
+export function findConn(conns: PresenceContext["conns"], id: string): Conn | undefined {
+  for (const c of conns) if (c.id === id) return c;
+  return undefined;
+}
+
+function withoutConn(conns: PresenceContext["conns"], id: string): PresenceContext["conns"] {
+  return conns.filter((c) => c.id !== id);
+}
+
+/** `conns` with conn `id` replaced by (or, when new, followed by) `conn`. */
+function withConn(conns: PresenceContext["conns"], id: string, conn: Conn): PresenceContext["conns"] {
+  return findConn(conns, id) === undefined
+    ? conns.concat([conn])
+    : conns.map((c) => (c.id === id ? conn : c));
 }
 
 /** A conn ends (disconnect or timeout): the last one starts the grace, keeping the status. */
@@ -85,12 +110,13 @@ export const presenceMachine = setup({
     input: {} as PresenceInput,
   },
   guards: {
-    isNewConn: ({ context, event }) => "conn" in event && context.conns[event.conn] === undefined,
-    isLiveConn: ({ context, event }) => "conn" in event && context.conns[event.conn] !== undefined,
+    isNewConn: ({ context, event }) => "conn" in event && findConn(context.conns, event.conn) === undefined,
+    isLiveConn: ({ context, event }) => "conn" in event && findConn(context.conns, event.conn) !== undefined,
     isLastConn: ({ context, event }) =>
-      "conn" in event && context.conns[event.conn] !== undefined && Object.keys(context.conns).length === 1,
+      "conn" in event && context.conns.length === 1 && context.conns[0]?.id === event.conn,
     isMember: ({ context, event }) =>
-      event.type === "UPDATE" && context.conns[event.conn]?.[event.channel] !== undefined,
+      event.type === "UPDATE" &&
+      findConn(context.conns, event.conn)?.channels.some((m) => m.channel === event.channel) === true,
     hasExpiry: ({ event }) => event.type === "SET_STATUS" && event.expires_at_ms !== undefined,
     isAuto: ({ event }) => event.type === "SET_STATUS" && event.status === "auto",
   },
@@ -98,34 +124,43 @@ export const presenceMachine = setup({
     markActive: assign({ activeAt: ({ event }) => event.at }),
     addConn: assign({
       conns: ({ context, event }) =>
-        "conn" in event ? { ...context.conns, [event.conn]: {} } : context.conns,
+        "conn" in event ? context.conns.concat([{ id: event.conn, channels: NO_CHANNELS }]) : context.conns,
     }),
     removeConn: assign({
       conns: ({ context, event }) =>
         "conn" in event ? withoutConn(context.conns, event.conn) : context.conns,
-      onlineAt: ({ context, event }) =>
-        Object.keys(context.conns).length === 1 ? event.at : context.onlineAt,
+      onlineAt: ({ context, event }) => (context.conns.length === 1 ? event.at : context.onlineAt),
     }),
     join: assign({
       conns: ({ context, event }) => {
         if (event.type !== "JOIN" && event.type !== "UPDATE") return context.conns;
-        const channels = context.conns[event.conn] ?? {};
-        const before = channels[event.channel];
+        const conn = findConn(context.conns, event.conn);
+        const channels = conn?.channels ?? NO_CHANNELS;
+        const before = channels.find((m) => m.channel === event.channel);
         const membership: Membership = {
+          channel: event.channel,
           data: event.data,
           joined_at_ms: before?.joined_at_ms ?? event.at,
           updated_at_ms: event.at,
         };
-        return { ...context.conns, [event.conn]: { ...channels, [event.channel]: membership } };
+        const next =
+          before === undefined
+            ? channels.concat([membership])
+            : channels.map((m) => (m === before ? membership : m));
+        return withConn(context.conns, event.conn, { id: conn?.id ?? event.conn, channels: next });
       },
     }),
     leave: assign({
       conns: ({ context, event }) => {
         if (event.type !== "LEAVE") return context.conns;
-        const channels = context.conns[event.conn];
-        if (channels?.[event.channel] === undefined) return context.conns;
-        const { [event.channel]: _gone, ...rest } = channels;
-        return { ...context.conns, [event.conn]: rest };
+        const conn = findConn(context.conns, event.conn);
+        const channels = conn?.channels;
+        if (conn === undefined || channels?.some((m) => m.channel === event.channel) !== true)
+          return context.conns;
+        return withConn(context.conns, event.conn, {
+          id: conn.id,
+          channels: channels.filter((m) => m.channel !== event.channel),
+        });
       },
     }),
     forget: assign({ activeAt: undefined, onlineAt: undefined }),
@@ -158,7 +193,7 @@ export const presenceMachine = setup({
     user: input.user,
     awayAfterMs: input.awayAfterMs,
     graceMs: input.graceMs,
-    conns: {},
+    conns: [],
   }),
   states: {
     status: {

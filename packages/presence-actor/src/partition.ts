@@ -9,6 +9,7 @@ import {
   encodeFact,
   encodeToken,
   type Fact,
+  fnv1a32,
   internalSubjects,
   json,
   type StatusEvent,
@@ -51,7 +52,40 @@ export interface SavedPartition {
   readonly timers: readonly SavedTimer[];
 }
 
-const TTL_PREFIX = "ttl:";
+/** Member data `{}` (the default), shared by every member that has it. */
+const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+function isEmpty(data: Record<string, unknown>): boolean {
+  for (const _ in data) return false;
+  return true;
+}
+
+/** A conn's deadline: key `<user>\0t<conn>`. */
+const TTL_PREFIX = "t";
+const codes = new Map<string, string>();
+/**
+ * A short key part for one of the machine's timer ids (`xstate.after.awayAfter.presence.…`,
+ * 45 bytes, in two keys per online user): `m` + its FNV-1a hash. Deterministic, so a replay
+ * gives a timer's outputs the same ids.
+ */
+function timerCode(id: string): string {
+  let code = codes.get(id);
+  if (code === undefined) {
+    code = `m${fnv1a32(id).toString(36)}`;
+    codes.set(id, code);
+  }
+  return code;
+}
+const events = new Map<string, AnyEventObject>();
+/** The machine's own delayed events carry only a type: one object per type. */
+function sharedEvent(event: AnyEventObject): AnyEventObject {
+  if (Object.keys(event).length !== 1) return event;
+  let shared = events.get(event.type);
+  if (shared === undefined) {
+    shared = event;
+    events.set(event.type, event);
+  }
+  return shared;
+}
 const SEP = "\u0000";
 
 export class Partition {
@@ -61,6 +95,7 @@ export class Partition {
   clock = 0;
   /** Counters for logs and tests. */
   readonly stats = { commands: 0, heartbeatsNoChange: 0, transitions: 0, timersFired: 0 };
+  readonly #channels = new Map<string, string>();
 
   constructor(
     readonly id: number,
@@ -78,7 +113,8 @@ export class Partition {
     const at = this.clock;
     const result: Outputs = { events: [], facts: [] };
     const timers: TimerOp[] = [];
-    const user = cmd.user;
+    // One string per user in memory: the one its entity holds (commands bring new copies).
+    const user = this.users.get(cmd.user)?.context.user ?? cmd.user;
     switch (cmd.type) {
       case "heartbeat": {
         const entity = this.#entity(user, timers);
@@ -117,14 +153,15 @@ export class Partition {
         // Proof of life like a heartbeat, with the conn's own ttl (the default for a new conn).
         const ttl = this.#ttlOf(user, cmd.conn) ?? cmd.ttl_ms;
         this.#armTtl(user, cmd.conn, at + ttl, ttl);
+        const channel = this.#channel(cmd.channel);
         const event: PresenceEvent =
           cmd.type === "leave"
-            ? { type: "LEAVE", conn: cmd.conn, channel: cmd.channel, at }
+            ? { type: "LEAVE", conn: cmd.conn, channel, at }
             : {
                 type: cmd.type === "join" ? "JOIN" : "UPDATE",
                 conn: cmd.conn,
-                channel: cmd.channel,
-                data: cmd.data,
+                channel,
+                data: isEmpty(cmd.data) ? NO_DATA : cmd.data,
                 at,
               };
         this.#step(entity, event, result, timers);
@@ -222,6 +259,16 @@ export class Partition {
     if (entity.step(event, result, timers)) this.stats.transitions++;
   }
 
+  /** Channel names are shared by many users: one string per name. */
+  #channel(name: string): string {
+    let interned = this.#channels.get(name);
+    if (interned === undefined) {
+      interned = name;
+      this.#channels.set(name, name);
+    }
+    return interned;
+  }
+
   #ttlKey(user: string, conn: string): string {
     return `${user}${SEP}${TTL_PREFIX}${conn}`;
   }
@@ -233,14 +280,17 @@ export class Partition {
 
   #armTtl(user: string, conn: string, at: number, ttl: number): void {
     const key = this.#ttlKey(user, conn);
-    this.timers.schedule(key, at, { user, event: { type: "CONN_TIMEOUT", conn }, ttl });
+    const payload = this.timers.payload(key);
+    // The hot path: same ttl, only the deadline moves (no new objects).
+    if (payload !== undefined && payload.ttl === ttl) this.timers.schedule(key, at, payload);
+    else this.timers.schedule(key, at, { user, event: { type: "CONN_TIMEOUT", conn }, ttl });
   }
 
   #applyTimers(user: string, ops: readonly TimerOp[]): void {
     for (const op of ops) {
-      const key = `${user}${SEP}${op.id}`;
+      const key = `${user}${SEP}${timerCode(op.id)}`;
       if (op.op === "cancel") this.timers.cancel(key);
-      else this.timers.schedule(key, op.at, { user, event: op.event });
+      else this.timers.schedule(key, op.at, { user, event: sharedEvent(op.event) });
     }
   }
 

@@ -3,21 +3,21 @@
  * expiry) in one binary min-heap, fired by whoever drives time (the command stream's stamps,
  * or the wall clock when idle) — never a `setTimeout` per user.
  *
- * Timers due at the same time fire in key order. Moving a deadline later (a heartbeat) is O(1): only the key's current deadline changes; the
- * heap entry keeps its earlier time, and when it comes due it is pushed again for the real one.
+ * Timers due at the same time fire in key order. Moving a deadline later (a heartbeat) is O(1):
+ * only the entry's deadline changes, and the entry keeps its earlier place in the heap until
+ * that place comes up, when it moves down to the real deadline. The heap holds the entries
+ * themselves (each knows its index), so a timer is one object and one key string.
  */
 
 interface Entry<T> {
+  readonly key: string;
   /** The deadline that counts. */
   at: number;
-  /** The time of this key's entry in the heap (≤ at). */
+  /** This entry's time in the heap (≤ at: a deadline moved later is fixed when it comes up). */
   heapAt: number;
   payload: T;
-}
-
-interface Node {
-  at: number;
-  key: string;
+  /** Position in the heap array. */
+  index: number;
 }
 
 /**
@@ -25,7 +25,8 @@ interface Node {
  * whatever the order they were scheduled in — a partition restored from a snapshot fires them
  * exactly as the partition it was taken from.
  */
-const before = (a: Node, b: Node): boolean => a.at < b.at || (a.at === b.at && a.key < b.key);
+const before = <T>(a: Entry<T>, b: Entry<T>): boolean =>
+  a.heapAt < b.heapAt || (a.heapAt === b.heapAt && a.key < b.key);
 
 export interface Due<T> {
   readonly key: string;
@@ -35,7 +36,8 @@ export interface Due<T> {
 
 export class Scheduler<T> {
   readonly #entries = new Map<string, Entry<T>>();
-  readonly #heap: Node[] = [];
+  /** The entries themselves, as a binary min-heap on (heapAt, key); each knows its index. */
+  readonly #heap: Entry<T>[] = [];
 
   /** Live timers. */
   get size(): number {
@@ -45,17 +47,27 @@ export class Scheduler<T> {
   /** Sets `key` to fire at `at` with `payload`, replacing its previous deadline. */
   schedule(key: string, at: number, payload: T): void {
     const entry = this.#entries.get(key);
-    if (entry !== undefined && entry.heapAt <= at) {
-      entry.at = at;
-      entry.payload = payload;
+    if (entry === undefined) {
+      const created: Entry<T> = { key, at, heapAt: at, payload, index: this.#heap.length };
+      this.#entries.set(key, created);
+      this.#heap.push(created);
+      this.#up(created.index);
       return;
     }
-    this.#entries.set(key, { at, heapAt: at, payload });
-    this.#push({ at, key });
+    entry.at = at;
+    entry.payload = payload;
+    // Later: O(1), the heap position stays until it comes up. Earlier: move it up now.
+    if (at < entry.heapAt) {
+      entry.heapAt = at;
+      this.#up(entry.index);
+    }
   }
 
   cancel(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
     this.#entries.delete(key);
+    this.#remove(entry.index);
   }
 
   /** The deadline of `key`, if scheduled. */
@@ -68,70 +80,75 @@ export class Scheduler<T> {
     return this.#entries.get(key)?.payload;
   }
 
-  /** The earliest deadline, if any (may be a stale heap time; never later than the real one). */
+  /** The earliest deadline, if any (may be an earlier heap time; never later than the real one). */
   peek(): number | undefined {
-    return this.#heap[0]?.at;
+    return this.#heap[0]?.heapAt;
   }
 
   /** Removes and returns the earliest timer due at or before `now`, or undefined. */
   next(now: number): Due<T> | undefined {
     for (;;) {
       const top = this.#heap[0];
-      if (top === undefined || top.at > now) return undefined;
-      this.#pop();
-      const entry = this.#entries.get(top.key);
-      if (entry === undefined || entry.heapAt !== top.at) continue; // cancelled or replaced
-      if (entry.at > top.at) {
-        // Moved later since it was pushed: wait for the real deadline.
-        entry.heapAt = entry.at;
-        this.#push({ at: entry.at, key: top.key });
+      if (top === undefined || top.heapAt > now) return undefined;
+      if (top.at > top.heapAt) {
+        // Moved later since it was placed: place it at its real deadline.
+        top.heapAt = top.at;
+        this.#down(0);
         continue;
       }
       this.#entries.delete(top.key);
-      return { key: top.key, at: entry.at, payload: entry.payload };
+      this.#remove(0);
+      return { key: top.key, at: top.at, payload: top.payload };
     }
   }
 
   /** Every live timer (for snapshots). */
   *entries(): IterableIterator<Due<T>> {
-    for (const [key, e] of this.#entries) yield { key, at: e.at, payload: e.payload };
+    for (const e of this.#entries.values()) yield { key: e.key, at: e.at, payload: e.payload };
   }
 
-  #push(node: Node): void {
+  #remove(i: number): void {
     const h = this.#heap;
-    h.push(node);
-    let i = h.length - 1;
+    const last = h.pop() as Entry<T>;
+    if (i === h.length) return;
+    h[i] = last;
+    last.index = i;
+    this.#down(i);
+    this.#up(last.index);
+  }
+
+  #up(i: number): void {
+    const h = this.#heap;
+    const e = h[i] as Entry<T>;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const p = h[parent] as Node;
-      if (!before(node, p)) break;
+      const p = h[parent] as Entry<T>;
+      if (!before(e, p)) break;
       h[i] = p;
+      p.index = i;
       i = parent;
     }
-    h[i] = node;
+    h[i] = e;
+    e.index = i;
   }
 
-  #pop(): void {
+  #down(i: number): void {
     const h = this.#heap;
-    const last = h.pop() as Node;
-    if (h.length === 0) return;
-    let i = 0;
+    const e = h[i] as Entry<T>;
+    const n = h.length;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let m = i;
-      let min = last;
-      const ln = h[l];
-      const rn = h[r];
-      if (ln !== undefined && before(ln, min)) {
-        m = l;
-        min = ln;
-      }
-      if (rn !== undefined && before(rn, min)) m = r;
-      if (m === i) break;
-      h[i] = h[m] as Node;
-      i = m;
+      const ln = h[l] as Entry<T>;
+      const c = r < n && before(h[r] as Entry<T>, ln) ? r : l;
+      const child = h[c] as Entry<T>;
+      if (!before(child, e)) break;
+      h[i] = child;
+      child.index = i;
+      i = c;
     }
-    h[i] = last;
+    h[i] = e;
+    e.index = i;
   }
 }

@@ -13,19 +13,25 @@ import type {
   StatusDoc,
   StatusEvent,
 } from "@herald/protocol";
-import { type AnyEventObject, initialTransition, type SnapshotFrom, transition } from "xstate";
+import type { AnyEventObject, SnapshotFrom } from "xstate";
+import { decide, initial, internState, materialize } from "./decide.js";
 import {
+  findConn,
   type Manual,
+  type Membership,
   type PresenceContext,
   type PresenceEvent,
   type PresenceInput,
-  presenceMachine,
+  type presenceMachine,
 } from "./machine.js";
 
 export type PresenceSnapshot = SnapshotFrom<typeof presenceMachine>;
 
-/** A user in a partition snapshot: machine state value, context, last published document. */
-export type SavedUser = readonly [PresenceSnapshot["value"], PresenceContext, StatusDoc | null];
+/** A user in a partition snapshot: machine state value, context, `active` last published. */
+export type SavedUser = readonly [PresenceSnapshot["value"], PresenceContext, number | null];
+
+/** What the functions below read of a user: the machine's state value and context. */
+export type UserState = Pick<PresenceSnapshot, "value" | "context">;
 
 /** A delayed machine event to (re)arm, or one to cancel, keyed by the machine's id. */
 export type TimerOp =
@@ -45,7 +51,7 @@ export const ACTIVE_COALESCE_MS = 5000;
 const seconds = (ms: number): number => Math.floor(ms / 1000);
 
 /** The status the machine is in, ignoring manual status. */
-export function actualStatus(snapshot: PresenceSnapshot): Status {
+export function actualStatus(snapshot: UserState): Status {
   const value = snapshot.value as { status: string | { grace: string } };
   const s = value.status;
   if (typeof s === "object") return s.grace === "away" ? "away" : "online";
@@ -57,11 +63,11 @@ export function isInvisible(ctx: PresenceContext): boolean {
 }
 
 function liveConns(ctx: PresenceContext): number {
-  return Object.keys(ctx.conns).length;
+  return ctx.conns.length;
 }
 
 /** What others see: status, and the manual status unless invisible. */
-function reported(snapshot: PresenceSnapshot): { status: Status; manual?: Manual } {
+function reported(snapshot: UserState): { status: Status; manual?: Manual } {
   const ctx = snapshot.context;
   if (isInvisible(ctx)) return { status: "offline" };
   return ctx.manual === undefined
@@ -69,7 +75,7 @@ function reported(snapshot: PresenceSnapshot): { status: Status; manual?: Manual
     : { status: actualStatus(snapshot), manual: ctx.manual };
 }
 
-function times(snapshot: PresenceSnapshot, at: number): { online?: number; active?: number } {
+function times(snapshot: UserState, at: number): { online?: number; active?: number } {
   const ctx = snapshot.context;
   const out: { online?: number; active?: number } = {};
   const online = liveConns(ctx) > 0 ? at : ctx.onlineAt;
@@ -79,7 +85,7 @@ function times(snapshot: PresenceSnapshot, at: number): { online?: number; activ
 }
 
 /** The `presence_status` document (CONTRACT.md §6), or null when there is nothing to keep. */
-export function statusDoc(snapshot: PresenceSnapshot, at: number): StatusDoc | null {
+export function statusDoc(snapshot: UserState, at: number): StatusDoc | null {
   const ctx = snapshot.context;
   const actual = actualStatus(snapshot);
   const t = times(snapshot, at);
@@ -117,6 +123,13 @@ function essence(d: StatusDoc): string {
 
 const activeOf = (d: StatusDoc): number | undefined => d.actual?.active ?? d.active;
 
+/** Sets the `active` that counts for coalescing (the `actual` one for an invisible user). */
+function setActive(d: StatusDoc, active: number | undefined): void {
+  const target = d.actual ?? d;
+  if (active === undefined) delete target.active;
+  else target.active = active;
+}
+
 /** Whether a new document is worth a fact: anything but `active` changed, or `active` moved ≥ 5 s. */
 export function shouldPublish(prev: StatusDoc | null, next: StatusDoc | null): boolean {
   if (prev === null || next === null) return prev !== next;
@@ -130,14 +143,13 @@ export function shouldPublish(prev: StatusDoc | null, next: StatusDoc | null): b
 interface Seen {
   conn: string;
   channel: string;
-  m: { data: Record<string, unknown>; joined_at_ms: number; updated_at_ms: number };
+  m: Membership;
 }
 
 function memberships(ctx: PresenceContext): Map<string, Seen> {
   const out = new Map<string, Seen>();
-  for (const [conn, channels] of Object.entries(ctx.conns)) {
-    for (const [channel, m] of Object.entries(channels))
-      out.set(`${conn}\u0000${channel}`, { conn, channel, m });
+  for (const c of ctx.conns) {
+    for (const m of c.channels) out.set(`${c.id}\u0000${m.channel}`, { conn: c.id, channel: m.channel, m });
   }
   return out;
 }
@@ -240,37 +252,43 @@ function memberOutputs(
   }
 }
 
-/** The machine and what was last published for one user. */
+/**
+ * The machine and what was last published for one user. The last document published is not
+ * kept: everything in it but `active` follows from the state before a step (every change of
+ * that is published at once), so only its `active` is (coalesced, it may lag the state).
+ */
 export class UserEntity {
+  /** The machine's state value: a shared object per distinct state (`internState`). */
+  value: PresenceSnapshot["value"];
+
   constructor(
-    public snapshot: PresenceSnapshot,
+    value: PresenceSnapshot["value"],
+    public context: PresenceContext,
     /** The document last sent as a fact (null: none or removed). */
-    public published: StatusDoc | null = null,
-  ) {}
+    /** `active` of the document last published (the `actual` one for an invisible user). */
+    public publishedActive: number | null = null,
+  ) {
+    this.value = internState(value, context);
+  }
 
   /** A new user in the machine's initial state. */
   static create(input: PresenceInput, timers: TimerOp[]): UserEntity {
-    const [snapshot, actions] = initialTransition(presenceMachine, input);
+    const [snapshot, actions] = initial(input);
     collectTimers(actions, 0, timers);
-    return new UserEntity(snapshot);
+    return new UserEntity(snapshot.value, snapshot.context);
   }
 
-  /** What a snapshot keeps of the user: the machine's state value and context, and `published`. */
+  /** What a snapshot keeps of the user: the machine's state value and context, `publishedActive`. */
   save(): SavedUser {
-    return [this.snapshot.value, this.snapshot.context, this.published];
+    return [this.value, this.context, this.publishedActive];
   }
 
-  /** The user as saved; the machine's state is resolved from its value and context. */
-  static restore([value, context, published]: SavedUser): UserEntity {
-    return new UserEntity(presenceMachine.resolveState({ value, context }), published);
-  }
-
-  get context(): PresenceContext {
-    return this.snapshot.context;
+  static restore([value, context, publishedActive]: SavedUser): UserEntity {
+    return new UserEntity(value, context, publishedActive);
   }
 
   isLive(conn: string): boolean {
-    return this.snapshot.context.conns[conn] !== undefined;
+    return findConn(this.context.conns, conn) !== undefined;
   }
 
   /**
@@ -278,11 +296,12 @@ export class UserEntity {
    * the machine asked for go to `timers`. Returns false when the machine did not change.
    */
   step(event: PresenceEvent | (AnyEventObject & { at: number }), out: Outputs, timers: TimerOp[]): boolean {
-    const before = this.snapshot;
-    const [after, actions] = transition(presenceMachine, before, event as PresenceEvent);
+    const before = materialize(this.value, this.context);
+    const [after, actions] = decide(before, event as PresenceEvent);
     collectTimers(actions, event.at, timers);
     if (after === before || (after.value === before.value && after.context === before.context)) return false;
-    this.snapshot = after;
+    this.value = internState(after.value, after.context);
+    this.context = after.context;
     const at = event.at;
     memberOutputs(before.context, after.context, event as PresenceEvent, at, out);
     const prev = reported(before);
@@ -299,17 +318,18 @@ export class UserEntity {
       if (next.manual !== undefined) e.manual = { ...next.manual };
       out.events.push(e);
     }
-    this.publishDoc(at, out);
+    this.publishDoc(before, at, out);
     return true;
   }
 
   /** Appends a user fact when the document changed enough to be worth writing. */
-  private publishDoc(at: number, out: Outputs): void {
-    const doc = statusDoc(this.snapshot, at);
-    const prev = this.published;
+  private publishDoc(before: UserState, at: number, out: Outputs): void {
+    const doc = statusDoc(this, at);
+    const prev = statusDoc(before, at);
+    if (prev !== null) setActive(prev, this.publishedActive ?? undefined);
     if (!shouldPublish(prev, doc)) return;
-    this.published = doc;
-    out.facts.push({ type: "user", user: this.snapshot.context.user, doc });
+    this.publishedActive = doc === null ? null : (activeOf(doc) ?? null);
+    out.facts.push({ type: "user", user: this.context.user, doc });
   }
 }
 

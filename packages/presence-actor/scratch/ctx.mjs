@@ -1,0 +1,12 @@
+import { initialTransition } from "xstate";
+import { presenceMachine } from "../dist/machine.js";
+const f = presenceMachine.config.context;
+const N = 20000;
+let t0 = performance.now();
+for (let i = 0; i < N; i++) f({ input: { user: `u${i}`, awayAfterMs: 1, graceMs: 2 } });
+let t1 = performance.now(); console.log("ctx fn", ((t1 - t0) * 1000 / N).toFixed(2), "µs");
+t0 = performance.now();
+for (let i = 0; i < N; i++) initialTransition(presenceMachine, { user: `u${i}`, awayAfterMs: 1, graceMs: 2 });
+t1 = performance.now(); console.log("initialTransition", ((t1 - t0) * 1000 / N).toFixed(2), "µs");
+const spy = { get user() { console.log(new Error().stack.split("\n").slice(1,8).join("\n")); return "x"; }, awayAfterMs: 1, graceMs: 2 };
+initialTransition(presenceMachine, spy);

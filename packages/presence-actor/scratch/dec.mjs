@@ -1,0 +1,12 @@
+import { decide, initial } from "../dist/decide.js";
+const N = 50000;
+let t0 = performance.now();
+const ss = [];
+for (let i = 0; i < N; i++) ss.push(initial({ user: `u${i}`, awayAfterMs: 300000, graceMs: 5000 })[0]);
+let t1 = performance.now(); console.log("initial", ((t1 - t0) * 1000 / N).toFixed(1), "µs");
+t0 = performance.now();
+const s2 = ss.map((s) => decide(s, { type: "CONNECT", conn: "k", at: 1 })[0]);
+t1 = performance.now(); console.log("connect", ((t1 - t0) * 1000 / N).toFixed(1), "µs");
+t0 = performance.now();
+const s3 = s2.map((s) => decide(s, { type: "JOIN", conn: "k", channel: "c", data: {}, at: 1 })[0]);
+t1 = performance.now(); console.log("join", ((t1 - t0) * 1000 / N).toFixed(1), "µs");
