@@ -56,14 +56,16 @@ export function decide(snapshot: PresenceSnapshot, event: PresenceEvent): [Prese
 type StateValue = PresenceSnapshot["value"];
 const templatesByKey = new Map<string, PresenceSnapshot>();
 const templatesByValue = new Map<StateValue, PresenceSnapshot>();
+/** A template's own context is never used: `materialize` replaces it. */
+const TEMPLATE_CONTEXT: PresenceSnapshot["context"] = { user: "", awayAfterMs: 1, graceMs: 0, conns: [] };
 
 /** The shared object for `value` (equal values give the same object). */
-export function internState(value: StateValue, context: PresenceSnapshot["context"]): StateValue {
+export function internState(value: StateValue): StateValue {
   if (templatesByValue.has(value)) return value;
   const key = JSON.stringify(value);
   let template = templatesByKey.get(key);
   if (template === undefined) {
-    template = presenceMachine.resolveState({ value, context });
+    template = presenceMachine.resolveState({ value, context: TEMPLATE_CONTEXT });
     templatesByKey.set(key, template);
     templatesByValue.set(template.value, template);
   }
@@ -72,6 +74,6 @@ export function internState(value: StateValue, context: PresenceSnapshot["contex
 
 /** A snapshot of the machine in state `value` with `context`. */
 export function materialize(value: StateValue, context: PresenceSnapshot["context"]): PresenceSnapshot {
-  const template = templatesByValue.get(internState(value, context)) as PresenceSnapshot;
+  const template = templatesByValue.get(internState(value)) as PresenceSnapshot;
   return { ...template, context } as PresenceSnapshot;
 }

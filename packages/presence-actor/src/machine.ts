@@ -77,6 +77,9 @@ export type PresenceEvent =
 /** Every event type, including the delayed ones xstate raises (`xstate.after.*`). */
 export type PresenceEventType = PresenceEvent["type"];
 
+/** Member data `{}` (the default), shared by every member that has it. */
+export const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
 /** Arrays are built with `concat` (exact length), not spread (which leaves spare capacity). */
 const NO_CHANNELS: readonly Membership[] = Object.freeze([]);
 

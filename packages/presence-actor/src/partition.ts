@@ -15,9 +15,10 @@ import {
   type StatusEvent,
 } from "@herald/protocol";
 import type { AnyEventObject } from "xstate";
-import type { PresenceEvent } from "./machine.js";
+import { internState } from "./decide.js";
+import { NO_DATA, type PresenceEvent } from "./machine.js";
 import { type Due, Scheduler } from "./scheduler.js";
-import { type Outputs, type SavedUser, type TimerOp, UserEntity } from "./user.js";
+import { type Outputs, type TimerOp, UserEntity } from "./user.js";
 
 /** One message for the events stream, with its deterministic de-duplication id. */
 export interface Outgoing {
@@ -38,22 +39,22 @@ interface TimerPayload {
   readonly ttl?: number;
 }
 
-type SavedTimer = readonly [key: string, at: number, payload: TimerPayload];
-
 /** Version of {@link SavedPartition}; a snapshot of another version is ignored (replay instead). */
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 /** A partition's state as plain data, for snapshots. */
 export interface SavedPartition {
   readonly v: typeof SNAPSHOT_VERSION;
   readonly partition: number;
   readonly clock: number;
-  readonly users: readonly SavedUser[];
-  readonly timers: readonly SavedTimer[];
+  /** The distinct machine state values (JSON); users refer to them by index. */
+  readonly states: readonly string[];
+  /** Every user, flat (see `UserEntity.save`): no object per user, quick to encode and decode. */
+  readonly users: readonly unknown[];
+  /** Every timer, flat: key, deadline, event type, conn or null, ttl or null. */
+  readonly timers: readonly unknown[];
 }
 
-/** Member data `{}` (the default), shared by every member that has it. */
-const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 function isEmpty(data: Record<string, unknown>): boolean {
   for (const _ in data) return false;
   return true;
@@ -208,22 +209,48 @@ export class Partition {
    * it behaves exactly like this one: same outputs, same ids, timers in the same order.
    */
   save(): SavedPartition {
-    const users: SavedUser[] = [];
-    for (const entity of this.users.values()) users.push(entity.save());
-    const timers: SavedTimer[] = [];
-    for (const t of this.timers.entries()) timers.push([t.key, t.at, t.payload]);
-    return { v: SNAPSHOT_VERSION, partition: this.id, clock: this.clock, users, timers };
+    const states = new Map<string, number>();
+    const users: unknown[] = [];
+    for (const entity of this.users.values()) entity.save(users, states);
+    const timers: unknown[] = [];
+    for (const t of this.timers.entries()) {
+      const { event, ttl } = t.payload;
+      timers.push(t.key, t.at, event.type, event.conn ?? null, ttl ?? null);
+    }
+    return {
+      v: SNAPSHOT_VERSION,
+      partition: this.id,
+      clock: this.clock,
+      states: [...states.keys()],
+      users,
+      timers,
+    };
   }
 
   /** A partition in the state `saved` describes. */
   static restore(saved: SavedPartition, opts: PartitionOptions): Partition {
     const p = new Partition(saved.partition, opts);
     p.clock = saved.clock;
-    for (const u of saved.users) {
-      const entity = UserEntity.restore(u);
+    // Each distinct state once, as the shared object users hold.
+    const states = saved.states.map((json) => internState(JSON.parse(json) as UserEntity["value"]));
+    const channel = (name: string) => p.#channel(name);
+    for (let i = 0; i < saved.users.length; ) {
+      const [entity, next] = UserEntity.restore(saved.users, i, states, channel);
       p.users.set(entity.context.user, entity);
+      i = next;
     }
-    for (const [key, at, payload] of saved.timers) p.timers.schedule(key, at, payload);
+    const t = saved.timers;
+    for (let i = 0; i < t.length; i += 5) {
+      const key = t[i] as string;
+      const user = key.slice(0, key.indexOf(SEP));
+      const owner = p.users.get(user)?.context.user ?? user;
+      const type = t[i + 2] as string;
+      const conn = t[i + 3] as string | null;
+      const ttl = t[i + 4] as number | null;
+      const event = conn === null ? sharedEvent({ type }) : { type, conn };
+      const payload: TimerPayload = ttl === null ? { user: owner, event } : { user: owner, event, ttl };
+      p.timers.schedule(key, t[i + 1] as number, payload);
+    }
     return p;
   }
 

@@ -16,9 +16,11 @@ import type {
 import type { AnyEventObject, SnapshotFrom } from "xstate";
 import { decide, initial, internState, materialize } from "./decide.js";
 import {
+  type Conn,
   findConn,
   type Manual,
   type Membership,
+  NO_DATA,
   type PresenceContext,
   type PresenceEvent,
   type PresenceInput,
@@ -26,9 +28,6 @@ import {
 } from "./machine.js";
 
 export type PresenceSnapshot = SnapshotFrom<typeof presenceMachine>;
-
-/** A user in a partition snapshot: machine state value, context, `active` last published. */
-export type SavedUser = readonly [PresenceSnapshot["value"], PresenceContext, number | null];
 
 /** What the functions below read of a user: the machine's state value and context. */
 export type UserState = Pick<PresenceSnapshot, "value" | "context">;
@@ -268,7 +267,7 @@ export class UserEntity {
     /** `active` of the document last published (the `actual` one for an invisible user). */
     public publishedActive: number | null = null,
   ) {
-    this.value = internState(value, context);
+    this.value = internState(value);
   }
 
   /** A new user in the machine's initial state. */
@@ -278,13 +277,70 @@ export class UserEntity {
     return new UserEntity(snapshot.value, snapshot.context);
   }
 
-  /** What a snapshot keeps of the user: the machine's state value and context, `publishedActive`. */
-  save(): SavedUser {
-    return [this.value, this.context, this.publishedActive];
+  /**
+   * Appends the user to a flat snapshot array: user, state index, activeAt, onlineAt, manual,
+   * publishedActive, awayAfterMs, graceMs, conn count, then per conn its id and channel count,
+   * then per channel its name, data (null for `{}`), joined_at_ms, updated_at_ms.
+   */
+  save(into: unknown[], states: Map<string, number>): void {
+    const key = JSON.stringify(this.value);
+    let state = states.get(key);
+    if (state === undefined) {
+      state = states.size;
+      states.set(key, state);
+    }
+    const c = this.context;
+    into.push(c.user, state, c.activeAt ?? null, c.onlineAt ?? null, c.manual ?? null, this.publishedActive);
+    into.push(c.awayAfterMs, c.graceMs, c.conns.length);
+    for (const conn of c.conns) {
+      into.push(conn.id, conn.channels.length);
+      for (const m of conn.channels) {
+        const empty = Object.keys(m.data).length === 0;
+        into.push(m.channel, empty ? null : m.data, m.joined_at_ms, m.updated_at_ms);
+      }
+    }
   }
 
-  static restore([value, context, publishedActive]: SavedUser): UserEntity {
-    return new UserEntity(value, context, publishedActive);
+  /** Reads a user written by `save` at `i`; returns it and the index after it. */
+  static restore(
+    flat: readonly unknown[],
+    i: number,
+    states: readonly PresenceSnapshot["value"][],
+    channel: (name: string) => string,
+  ): [UserEntity, number] {
+    const user = flat[i] as string;
+    const value = states[flat[i + 1] as number] as PresenceSnapshot["value"];
+    const activeAt = flat[i + 2] as number | null;
+    const onlineAt = flat[i + 3] as number | null;
+    const manual = flat[i + 4] as Manual | null;
+    const publishedActive = flat[i + 5] as number | null;
+    const awayAfterMs = flat[i + 6] as number;
+    const graceMs = flat[i + 7] as number;
+    const nConns = flat[i + 8] as number;
+    i += 9;
+    const conns: Conn[] = [];
+    for (let k = 0; k < nConns; k++) {
+      const id = flat[i] as string;
+      const nChannels = flat[i + 1] as number;
+      i += 2;
+      const channels: Membership[] = [];
+      for (let n = 0; n < nChannels; n++) {
+        const data = flat[i + 1] as Record<string, unknown> | null;
+        channels.push({
+          channel: channel(flat[i] as string),
+          data: data ?? NO_DATA,
+          joined_at_ms: flat[i + 2] as number,
+          updated_at_ms: flat[i + 3] as number,
+        });
+        i += 4;
+      }
+      conns.push({ id, channels });
+    }
+    const context: PresenceContext = { user, awayAfterMs, graceMs, conns };
+    if (activeAt !== null) context.activeAt = activeAt;
+    if (onlineAt !== null) context.onlineAt = onlineAt;
+    if (manual !== null) context.manual = manual;
+    return [new UserEntity(value, context, publishedActive), i];
   }
 
   isLive(conn: string): boolean {
@@ -300,7 +356,7 @@ export class UserEntity {
     const [after, actions] = decide(before, event as PresenceEvent);
     collectTimers(actions, event.at, timers);
     if (after === before || (after.value === before.value && after.context === before.context)) return false;
-    this.value = internState(after.value, after.context);
+    this.value = internState(after.value);
     this.context = after.context;
     const at = event.at;
     memberOutputs(before.context, after.context, event as PresenceEvent, at, out);
