@@ -1,3 +1,4 @@
+export { type ApiReply, type CallOptions, callUntilAnswered } from "./api.js";
 export {
   freePort,
   NatsCluster,
