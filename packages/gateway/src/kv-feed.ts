@@ -38,6 +38,8 @@ export class KvFeed {
   #isReady = false;
   #invalid = 0;
 
+  #stopped = false;
+
   private constructor() {}
 
   /** Starts both watches; resolves once they are set up (not necessarily ready). */
@@ -92,15 +94,19 @@ export class KvFeed {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     for (const stop of this.#stops) stop();
     await Promise.allSettled(this.#loops);
   }
 
-  /** Starts one watch; `loaded` resolves once its initial values are applied. */
+  /**
+   * Starts one watch; `loaded` resolves once its initial values are applied. A watch that ends
+   * while the feed is running (the server or a cluster node went away and its consumer could
+   * not be made again) is started again from the revision after the last one applied, so the
+   * view never stays stale.
+   */
   async #watch<T>(kvm: Kvm, target: Target<T>, log: Logger): Promise<{ loaded: Promise<void> }> {
     const kv = await kvm.open(target.bucket);
-    const watch = await kv.watch();
-    this.#stops.push(() => watch.stop());
     let markReady!: () => void;
     let loaded = false;
     const ready = new Promise<void>((resolve) => {
@@ -111,13 +117,38 @@ export class KvFeed {
         resolve();
       };
     });
+    let revision = 0;
+    const first = await kv.watch();
     this.#loops.push(
       (async () => {
-        for await (const entry of watch) {
-          this.#apply(entry, target, log);
-          if (entry.isUpdate || entry.delta === 0) markReady();
+        let watch = first;
+        for (let attempt = 0; ; ) {
+          this.#stops.push(() => watch.stop());
+          try {
+            for await (const entry of watch) {
+              revision = entry.revision;
+              attempt = 0;
+              this.#apply(entry, target, log);
+              if (entry.isUpdate || entry.delta === 0) markReady();
+            }
+          } catch (err) {
+            log.warn({ err }, "KV watch ended with an error");
+          }
+          if (this.#stopped) return;
+          for (;;) {
+            attempt++;
+            await new Promise((r) => setTimeout(r, Math.min(5000, 200 * attempt)));
+            if (this.#stopped) return;
+            try {
+              watch = await kv.watch({ resumeFromRevision: revision + 1 });
+              log.info({ revision }, "KV watch started again");
+              break;
+            } catch (err) {
+              log.warn({ err, attempt }, "starting the KV watch again failed");
+            }
+          }
         }
-      })().catch((err: unknown) => log.error({ err }, "KV watch ended with an error")),
+      })(),
     );
     // An empty bucket delivers no initial value to mark the end of them.
     if ((await kv.status()).values === 0) markReady();

@@ -27,15 +27,16 @@ export interface PresenceActorApp extends App {
 export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
   const { config, nc, jsm, log } = ctx;
   const js = jetstream(nc);
-  const kvm = new Kvm(nc);
+  const kvm = new Kvm(js);
   const checkpoints = await kvm.open(buckets.checkpoints);
   const leaseKv = await kvm.open(buckets.leases);
-  const snapshots = await new Objm(nc).open(objectStores.snapshots);
+  const snapshots = await new Objm(js).open(objectStores.snapshots);
   const owner = `${process.pid}-${nuid.next()}`;
   const runners = new Map<number, PartitionRunner>();
 
   const leases: Leases = new Leases(
     leaseKv,
+    jsm,
     {
       owner,
       partitions: config.partitions,

@@ -4,6 +4,7 @@
  */
 import { buckets } from "@herald/protocol";
 import { NatsServer, waitFor } from "@herald/testkit";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
@@ -41,6 +42,7 @@ describe("Leases", () => {
     const running = new Set<number>();
     const leases = new Leases(
       kv,
+      await jetstreamManager(nc),
       { owner: name, partitions: PARTITIONS, ttlMs: TTL_MS, renewMs: RENEW_MS },
       {
         async acquired(p) {

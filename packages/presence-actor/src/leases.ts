@@ -5,6 +5,8 @@
  * with N live processes each holds at most ceil(P / N) and gives back the rest — partitions
  * spread over the processes that are running, including one that just joined.
  */
+import { buckets } from "@herald/protocol";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 
@@ -40,6 +42,7 @@ export class Leases {
 
   constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
     private readonly opts: LeaseOptions,
     private readonly handlers: LeaseHandlers,
     private readonly log: Logger,
@@ -107,7 +110,14 @@ export class Leases {
     // Live processes: every one keeps its `o.<owner>` key fresh.
     const owners = new Set<string>([this.opts.owner]);
     const ownerKeys: string[] = [];
-    for await (const k of await this.kv.keys(`${OWNER_PREFIX}*`)) ownerKeys.push(k);
+    // Listed from the stream's subjects, not with kv.keys(): that creates a consumer, and on
+    // nats-server before 2.12 creating one can pick a cluster node that is down and hang 5 s.
+    const info = await this.jsm.streams.info(`KV_${buckets.leases}`, {
+      subjects_filter: `$KV.${buckets.leases}.${OWNER_PREFIX}>`,
+    });
+    const prefix = `$KV.${buckets.leases}.`;
+    for (const subject of Object.keys(info.state.subjects ?? {}))
+      ownerKeys.push(subject.slice(prefix.length));
     for (const k of ownerKeys) {
       const e = await this.kv.get(k);
       if (e?.operation !== "PUT") continue;

@@ -146,16 +146,18 @@ export class PartitionRunner {
         "commands after the snapshot are no longer in the stream (older than it keeps); state may be incomplete",
       );
     }
-    const consumer = await js.consumers.get(streams.commands, {
-      // Unique per run: a consumer left by an earlier run must not be picked up again.
-      name_prefix: `${consumers.actor(this.id)}-${nuid.next()}`,
-      filter_subjects: subject,
-      ...(this.#applied > 0
-        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#applied + 1 }
-        : { deliver_policy: DeliverPolicy.All }),
-    });
     this.#checkCaughtUp(undefined);
-    const messages = await consumer.consume({ max_messages: 256 });
+    const messages = await this.#retry("creating the consumer", async () => {
+      const consumer = await js.consumers.get(streams.commands, {
+        // Unique per run: a consumer left by an earlier run must not be picked up again.
+        name_prefix: `${consumers.actor(this.id)}-${nuid.next()}`,
+        filter_subjects: subject,
+        ...(this.#applied > 0
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#applied + 1 }
+          : { deliver_policy: DeliverPolicy.All }),
+      });
+      return consumer.consume({ max_messages: 256 });
+    });
     // close() resolves once the iteration below has ended, so the loop starts even when
     // stop() was called meanwhile; it ends at the first message or at close().
     this.#messages = messages;
@@ -169,6 +171,22 @@ export class PartitionRunner {
         await this.#serial(() => this.#onMessage(m));
       }
     })();
+  }
+
+  /**
+   * Retries what creates a consumer on a timeout: on nats-server before 2.12 the server may
+   * place a new ephemeral consumer on a cluster node that is down, and the request times out
+   * (nats-server PR #7165); another attempt is placed again.
+   */
+  async #retry<T>(what: string, work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (this.#stopped || attempt >= 5) throw err;
+        this.deps.log.warn({ err, attempt }, `${what} failed; trying again`);
+      }
+    }
   }
 
   /** Takes the checkpoint key by compare-and-set: from now on the previous owner's writes fail. */
@@ -190,7 +208,9 @@ export class PartitionRunner {
   }
 
   async #loadSnapshot(): Promise<Snapshot | undefined> {
-    const bytes = await this.deps.snapshots.getBlob(snapshotName(this.id));
+    const bytes = await this.#retry("reading the snapshot", () =>
+      this.deps.snapshots.getBlob(snapshotName(this.id)),
+    );
     if (bytes === null) return undefined;
     try {
       const snap = msgpack.decode(bytes) as Snapshot;
@@ -308,16 +328,26 @@ export class PartitionRunner {
   }
 
   async #checkpoint(seq: number): Promise<void> {
-    try {
-      this.#revision = await this.deps.checkpoints.update(
-        checkpointKey(this.id),
-        this.#checkpointValue(seq),
-        this.#revision,
-      );
-    } catch (err) {
-      // A wrong last sequence means someone claimed the key after us; anything else (a timeout)
-      // leaves us unsure, and stopping is the safe side: the lease goes to whoever can prove it.
-      throw new FencedError(this.id, `moving the checkpoint failed: ${(err as Error).message}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#revision = await this.deps.checkpoints.update(
+          checkpointKey(this.id),
+          this.#checkpointValue(seq),
+          this.#revision,
+        );
+        return;
+      } catch (err) {
+        const message = (err as Error).message;
+        // A wrong last sequence: someone claimed the key after us (or our last attempt did
+        // land and its reply was lost — stopping is then merely cautious). Anything else is the
+        // cluster being unavailable for a moment (a node died, a leader is being elected): try
+        // again while the lease holds, then give the partition up.
+        if (/wrong last sequence/i.test(message) || attempt >= 10 || !this.opts.leaseValid()) {
+          throw new FencedError(this.id, `moving the checkpoint failed: ${message}`);
+        }
+        this.deps.log.warn({ err, attempt }, "moving the checkpoint failed; trying again");
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+      }
     }
   }
 

@@ -93,6 +93,12 @@ export const internalSubjects = {
   allChannelEvents: `${INTERNAL_EVENTS_PREFIX}channel.*`,
   /** The new `presence_status` document of a user. */
   userFact: (user: string): string => `${FACTS_PREFIX}user.${encodeToken(user)}`,
+  /**
+   * An empty message readers of facts skip. status-projector stores one when its consumer may
+   * be stalled: on nats-server 2.9 a filtered consumer that lost its server (or was asked for
+   * its info) while delivering can wait for the next stored fact before it delivers again.
+   */
+  factNudge: `${FACTS_PREFIX}nudge`,
   /** The new state of one channel member (or its removal). */
   memberFact: (channel: string, user: string, conn: string): string =>
     `${FACTS_PREFIX}member.${memberKey(channel, user, conn)}`,

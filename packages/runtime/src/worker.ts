@@ -16,7 +16,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import { createLogger } from "./logger.js";
 import { connectNats } from "./nats.js";
-import { ensureResources } from "./resources.js";
+import { ensureResources, ResourceConflictError } from "./resources.js";
 
 /** What a worker's `start` gets: everything it needs, created once. */
 export interface WorkerContext {
@@ -76,7 +76,18 @@ export async function startWorker(
   const nc = await connectNats(config.nats, `herald-${component}`, log);
   try {
     const jsm = await jetstreamManager(nc);
-    await ensureResources(nc, jsm, config, component, log);
+    // A cluster electing leaders or a busy server can time a request out: try again a few
+    // times. A resource with settings Herald cannot use is final.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ensureResources(nc, jsm, config, component, log);
+        break;
+      } catch (err) {
+        if (err instanceof ResourceConflictError || attempt >= 5) throw err;
+        log.warn({ err, attempt }, "making sure of the streams and buckets failed; trying again");
+        await new Promise((r) => setTimeout(r, 1000 * attempt));
+      }
+    }
     const app = await start({ config, log, nc, jsm });
     serveStats(nc, component, app, log);
     return async () => {

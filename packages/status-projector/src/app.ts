@@ -118,6 +118,8 @@ class Projector {
   readonly #writer: KvWriter;
   readonly #log: Logger;
   #stopping = false;
+  /** A fetch failed since facts last arrived: an empty fetch may be a stall (see #nudge). */
+  #suspect = false;
   /** Resolved when the projector stops, to cut pauses short. */
   readonly #stopped = signal();
   /** Fetched and not yet applied, in stream order. */
@@ -217,14 +219,33 @@ class Projector {
           this.#poke();
         }
         this.#log.trace({ asked: room, received }, "fetched");
+        if (received === 0 && this.#suspect) await this.#nudge();
+        if (received > 0) this.#suspect = false;
         failures = 0;
       } catch (err) {
         if (this.#stopping) break;
         failures++;
+        this.#suspect = true;
         this.#log.warn({ err, attempt: failures }, "fetching facts failed; retrying");
         if (mayBeGone(err)) await this.#recreateIfGone();
         await this.#pause(backoff(failures));
       }
+    }
+  }
+
+  /**
+   * After a failed fetch, an empty one may mean the consumer is stalled (nats-server 2.9; see
+   * `internalSubjects.factNudge`) rather than idle: storing a nudge moves it on, and costs an
+   * idle one nothing but one skipped message.
+   */
+  async #nudge(): Promise<void> {
+    this.#suspect = false;
+    try {
+      await this.#js.publish(internalSubjects.factNudge, new Uint8Array(0));
+      this.#log.info("stored a nudge for a possibly stalled consumer");
+    } catch (err) {
+      this.#suspect = true;
+      this.#log.warn({ err }, "storing a nudge failed");
     }
   }
 
@@ -278,9 +299,9 @@ class Projector {
     const facts: SequencedFact[] = [];
     const rejected: Rejected[] = [];
     for (const msg of batch) {
-      const read = readFact(msg.seq, msg.data);
-      if (read.ok) facts.push(read.fact);
-      else rejected.push({ msg, reason: read.reason });
+      const read = readFact(msg.seq, msg.data, msg.subject);
+      if (!read.ok) rejected.push({ msg, reason: read.reason });
+      else if (read.fact !== undefined) facts.push(read.fact);
     }
     return { facts, rejected };
   }

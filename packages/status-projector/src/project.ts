@@ -6,7 +6,15 @@
  * is "the last fact for a key wins": a batch makes one write per key, from its latest fact,
  * stamped with that fact's stream sequence. A write only ever replaces an older sequence.
  */
-import { buckets, decodeFact, encodeToken, type Fact, json, memberKey } from "@herald/protocol";
+import {
+  buckets,
+  decodeFact,
+  encodeToken,
+  type Fact,
+  internalSubjects,
+  json,
+  memberKey,
+} from "@herald/protocol";
 
 /** A fact with its sequence in the events stream. */
 export interface SequencedFact {
@@ -63,13 +71,16 @@ export function factProblem(fact: Fact): string | undefined {
 /** A stored fact, decoded and checked: usable, or the reason it is not. */
 export type ReadFact =
   | { readonly ok: true; readonly fact: SequencedFact }
+  | { readonly ok: true; readonly fact: undefined }
   | { readonly ok: false; readonly reason: string };
 
 /**
  * Decodes and checks the fact stored at `seq`: the one gate every fact passes, for the live
  * projector and the rebuild alike.
  */
-export function readFact(seq: number, data: Uint8Array): ReadFact {
+export function readFact(seq: number, data: Uint8Array, subject?: string): ReadFact {
+  // A nudge (see `internalSubjects.factNudge`) carries nothing to project.
+  if (subject === internalSubjects.factNudge) return { ok: true, fact: undefined };
   try {
     const fact = decodeFact(data);
     const problem = factProblem(fact);

@@ -3,6 +3,7 @@ import {
   encodeFact,
   encodeToken,
   type Fact,
+  internalSubjects,
   json,
   type MemberDoc,
   type MemberFact,
@@ -186,6 +187,10 @@ describe("factProblem", () => {
 });
 
 describe("readFact", () => {
+  it("skips a nudge: nothing to project, nothing invalid", () => {
+    expect(readFact(3, new Uint8Array(0), internalSubjects.factNudge)).toEqual({ ok: true, fact: undefined });
+    expect(readFact(3, new Uint8Array(0), "herald.fact.user.x").ok).toBe(false);
+  });
   it("decodes a usable fact with its sequence", () => {
     const fact = memberFact("c", "u", "k");
     expect(readFact(5, encodeFact(fact))).toEqual({ ok: true, fact: { seq: 5, fact } });

@@ -198,9 +198,10 @@ export async function rebuildProjections(
     await readAll(consumer, batchMax, async (batch) => {
       const facts: SequencedFact[] = [];
       for (const msg of batch) {
-        const fact = readFact(msg.seq, msg.data);
-        if (fact.ok) facts.push(fact.fact);
-        else if (invalid++ < rebuildLimits.invalidReported)
+        const fact = readFact(msg.seq, msg.data, msg.subject);
+        if (fact.ok) {
+          if (fact.fact !== undefined) facts.push(fact.fact);
+        } else if (invalid++ < rebuildLimits.invalidReported)
           invalidFacts.push({ seq: msg.seq, subject: msg.subject, reason: fact.reason });
       }
       // The live projector's writes, aimed at the rebuilt buckets instead of the live ones.
