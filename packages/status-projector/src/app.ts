@@ -118,7 +118,7 @@ class Projector {
   readonly #writer: KvWriter;
   readonly #log: Logger;
   #stopping = false;
-  /** A fetch failed since facts last arrived: an empty fetch may be a stall (see #nudge). */
+  /** A fetch or write failed since facts last arrived: an empty fetch may be a stall (see #nudge). */
   #suspect = false;
   /** Resolved when the projector stops, to cut pauses short. */
   readonly #stopped = signal();
@@ -234,7 +234,7 @@ class Projector {
   }
 
   /**
-   * After a failed fetch, an empty one may mean the consumer is stalled (nats-server 2.9; see
+   * After a failed fetch or write (the cluster was in trouble), an empty fetch may mean the consumer is stalled (nats-server 2.9; see
    * `internalSubjects.factNudge`) rather than idle: storing a nudge moves it on, and costs an
    * idle one nothing but one skipped message.
    */
@@ -346,6 +346,7 @@ class Projector {
       } catch (err) {
         if (!this.#stopping) {
           this.#log.warn({ err, attempt, facts: batch.length }, "applying a batch failed; retrying");
+          this.#suspect = true;
           // Keep the batch from being redelivered while it is being retried.
           this.#settle(batch, "working");
           await this.#pause(backoff(attempt));
