@@ -1,0 +1,111 @@
+/**
+ * `pnpm bench`: Herald against baselines measured in the same run (issue 6). Starts its own
+ * nats-server (and redis-server), the real workers as processes, and helper processes for the
+ * load; prints one table and writes bench/results/latest.json and latest.svg. `--help` lists
+ * the options. Every process it starts is stopped at the end, on failure and on Ctrl-C.
+ */
+import { existsSync } from "node:fs";
+import { cleanupAll, cleanupOnSignals } from "./lib/cleanup.js";
+import { logDir } from "./lib/herald.js";
+import { note } from "./lib/log.js";
+import { type Options, parseOptions, USAGE, UsageError } from "./lib/options.js";
+import { RedisServer } from "./lib/redis.js";
+import { environment, resultsDir, table, writeResults } from "./lib/report.js";
+import type { Figure } from "./lib/results.js";
+import { measureLatency } from "./measure/latency.js";
+import { measurePopulation } from "./measure/population.js";
+import { measureScaling, measureThroughput } from "./measure/throughput.js";
+
+/** What the run measured so far (kept when it is interrupted). */
+const figures: Figure[] = [];
+const errors: string[] = [];
+let redisVersion: string | undefined;
+
+async function run(opts: Options): Promise<void> {
+  const has = (m: string) => opts.only.has(m as never);
+  // One failed measurement does not cost the others: it is reported and the run goes on.
+  const attempt = async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      const msg = `${what}: ${(err as Error).stack ?? String(err)}`;
+      note(`FAILED ${msg}`);
+      errors.push(msg);
+    }
+  };
+  const redis = has("a") || has("c") ? await RedisServer.start() : undefined;
+  redisVersion = redis?.version;
+  let oneActorRate: number | undefined;
+  if (has("a") || has("e")) {
+    await attempt("(a)/(e)", async () => {
+      oneActorRate = await measureThroughput(
+        opts,
+        redis as RedisServer,
+        { a: has("a"), e: has("e") },
+        figures,
+      );
+    });
+  }
+  if (has("scaling"))
+    await attempt("scaling", async () => void figures.push(...(await measureScaling(opts, oneActorRate))));
+  if (has("b")) await attempt("(b)", async () => void figures.push(...(await measureLatency(opts))));
+  if (has("c") || has("d") || has("f")) {
+    await attempt("(c)/(d)/(f)", async () => {
+      const which = { c: has("c"), d: has("d"), f: has("f") };
+      await measurePopulation(opts, redis as RedisServer, which, figures);
+    });
+  }
+  await redis?.stop();
+}
+
+/** Figures in the order of the issue: a, e, b, c, d, f, then scaling. */
+const ORDER = ["a", "e", "b", "c", "d", "f", "scaling"];
+const rank = (f: Figure) => ORDER.indexOf(f.id.split(".")[0] as string);
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const opts = parsed;
+  cleanupOnSignals(() => {
+    errors.push("interrupted: the figures are those measured before the interruption");
+    report(opts);
+  });
+  note(`measurements: ${[...opts.only].join(", ")}${opts.quick ? " (quick)" : ""}`);
+  try {
+    await run(opts);
+    report(opts);
+    return errors.length > 0 ? 1 : 0;
+  } finally {
+    await cleanupAll();
+  }
+}
+
+/** Prints the table and writes the result files. */
+function report(opts: Options): void {
+  figures.sort((x, y) => rank(x) - rank(y));
+  const env = environment(opts, redisVersion);
+  process.stdout.write(`\n${table(figures)}\n`);
+  writeResults(figures, env, errors);
+  note(`results: ${resultsDir}/latest.json and latest.svg`);
+  if (existsSync(logDir)) note(`worker logs: ${logDir}`);
+  if (errors.length > 0) note(`${errors.length} error(s); see above and latest.json`);
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    await cleanupAll();
+    process.exit(1);
+  },
+);
