@@ -1,5 +1,5 @@
 /**
- * Requests to Herald's API (`presence.api.<method>`) for system tests, sent again until they
+ * Requests to Herald's API (`subjects.method(name)`) for system tests, sent again until they
  * are answered: while nats-server nodes or workers die, a request may get no reply or a 503.
  */
 import { subjects } from "@herald/protocol";
@@ -23,7 +23,7 @@ export interface CallOptions {
 }
 
 /**
- * Sends `params` to `presence.api.<method>` until it is answered with a result, and returns it.
+ * Sends `params` to the API method `method` until it is answered with a result, and returns it.
  * No reply (timeout, no responders, a dropped connection) and the `retryCodes` are sent again;
  * another error code throws at once. A command sent again after no reply may be stored twice,
  * so use it for commands that mean the same when applied twice.
