@@ -11,4 +11,4 @@ echo "[test] lint"
 pnpm exec biome check .
 echo "[test] vitest"
 mkdir -p .test-results
-pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json "$@"
+pnpm exec vitest run --project unit --project integration --project system --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json "$@"
