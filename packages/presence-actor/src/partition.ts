@@ -114,11 +114,13 @@ export class Partition {
     const at = this.clock;
     const result: Outputs = { events: [], facts: [] };
     const timers: TimerOp[] = [];
-    // One string per user in memory: the one its entity holds (commands bring new copies).
-    const user = this.users.get(cmd.user)?.context.user ?? cmd.user;
+    // One lookup per command; and one string per user in memory, the one its entity holds
+    // (commands bring new copies).
+    const known = this.users.get(cmd.user);
+    const user = known?.context.user ?? cmd.user;
     switch (cmd.type) {
       case "heartbeat": {
-        const entity = this.#entity(user, timers);
+        const entity = this.#entity(known, user, timers);
         if (entity.isLive(cmd.conn)) {
           // The hot path: a live conn's heartbeat only moves its deadline. No transition.
           this.stats.heartbeatsNoChange++;
@@ -130,17 +132,17 @@ export class Partition {
         break;
       }
       case "disconnect": {
-        const entity = this.users.get(user);
+        const entity = known;
         if (entity === undefined || !entity.isLive(cmd.conn)) break;
         this.timers.cancel(this.#ttlKey(user, cmd.conn));
         this.#step(entity, { type: "DISCONNECT", conn: cmd.conn, at }, result, timers);
         break;
       }
       case "activity":
-        this.#step(this.#entity(user, timers), { type: "ACTIVITY", at }, result, timers);
+        this.#step(this.#entity(known, user, timers), { type: "ACTIVITY", at }, result, timers);
         break;
       case "forget": {
-        const entity = this.users.get(user);
+        const entity = known;
         if (entity === undefined) break;
         this.#step(entity, { type: "FORGET", at }, result, timers);
         break;
@@ -148,7 +150,7 @@ export class Partition {
       case "join":
       case "update":
       case "leave": {
-        const entity = this.#entity(user, timers);
+        const entity = this.#entity(known, user, timers);
         if (!entity.isLive(cmd.conn))
           this.#step(entity, { type: "CONNECT", conn: cmd.conn, at }, result, timers);
         // Proof of life like a heartbeat, with the conn's own ttl (the default for a new conn).
@@ -173,7 +175,7 @@ export class Partition {
         if (cmd.text !== undefined) event.text = cmd.text;
         if (cmd.emoji !== undefined) event.emoji = cmd.emoji;
         if (cmd.expires_at_ms !== undefined) event.expires_at_ms = cmd.expires_at_ms;
-        this.#step(this.#entity(user, timers), event, result, timers);
+        this.#step(this.#entity(known, user, timers), event, result, timers);
         break;
       }
     }
@@ -265,8 +267,9 @@ export class Partition {
     this.#applyTimers(user, timers);
   }
 
-  #entity(user: string, timers: TimerOp[]): UserEntity {
-    let entity = this.users.get(user);
+  /** `known` if the user has an entity, else a new one in the machine's initial state. */
+  #entity(known: UserEntity | undefined, user: string, timers: TimerOp[]): UserEntity {
+    let entity = known;
     if (entity === undefined) {
       entity = UserEntity.create(
         { user, awayAfterMs: this.opts.awayAfterMs, graceMs: this.opts.graceMs },
