@@ -10,6 +10,9 @@ import { Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { PresenceView } from "./view.js";
 
+/** How often a watch is checked for silence; two quiet checks behind the bucket restart it. */
+export const WATCH_CHECK_MS = 2000;
+
 const checkStatus = compile(schemas.StatusDoc);
 const checkMember = compile(schemas.MemberDoc);
 
@@ -103,7 +106,8 @@ export class KvFeed {
    * Starts one watch; `loaded` resolves once its initial values are applied. A watch that ends
    * while the feed is running (the server or a cluster node went away and its consumer could
    * not be made again) is started again from the revision after the last one applied, so the
-   * view never stays stale.
+   * view never stays stale. So is a watch that went silent while the bucket moved on (on
+   * nats-server 2.9 its consumer can be lost with a cluster node and not come back).
    */
   async #watch<T>(kvm: Kvm, target: Target<T>, log: Logger): Promise<{ loaded: Promise<void> }> {
     const kv = await kvm.open(target.bucket);
@@ -119,9 +123,29 @@ export class KvFeed {
     });
     let revision = 0;
     const first = await kv.watch();
+    let watch = first;
+    const quiet = { revision: -1, checks: 0, busy: false };
+    const watchdog = setInterval(async () => {
+      if (quiet.busy || this.#stopped) return;
+      quiet.busy = true;
+      try {
+        const last = (await kv.status()).streamInfo.state.last_seq;
+        quiet.checks = last > revision && revision === quiet.revision ? quiet.checks + 1 : 0;
+        quiet.revision = revision;
+        if (quiet.checks >= 2) {
+          quiet.checks = 0;
+          log.warn({ revision, last }, "KV watch is silent; watching again");
+          watch.stop();
+        }
+      } catch (err) {
+        log.debug({ err }, "checking the KV watch failed");
+      } finally {
+        quiet.busy = false;
+      }
+    }, WATCH_CHECK_MS);
+    this.#stops.push(() => clearInterval(watchdog));
     this.#loops.push(
       (async () => {
-        let watch = first;
         for (let attempt = 0; ; ) {
           this.#stops.push(() => watch.stop());
           try {

@@ -3,11 +3,18 @@
  *
  * Start: claim the partition's checkpoint (compare-and-set, which fences the previous owner),
  * restore the newest snapshot, and replay the partition's commands after it — appending
- * nothing up to the checkpoint, since all of that was appended before. Then live: apply each
- * command-stream message, append what it produced with deterministic ids, and move the
- * checkpoint, again by compare-and-set: when another owner has claimed the partition the write
- * fails and this runner stops at once (it is fenced). Every `snapshotIntervalMs` and on a clean
- * stop the whole partition state is written to the object store with the sequence it covers.
+ * nothing up to the checkpoint, since all of that was appended before. Then live: apply the
+ * command-stream messages as they come, and store what they produced in groups (a group
+ * commit): every output of the messages applied so far is published with its deterministic id,
+ * all in flight together, then the checkpoint moves to the last of them, again by
+ * compare-and-set: when another owner has claimed the partition the write fails and this runner
+ * stops at once (it is fenced). A crash between the two replays the group, and JetStream drops
+ * the outputs already stored by their ids. Every `snapshotIntervalMs` and on a clean stop the
+ * whole partition state is written to the object store with the sequence it covers.
+ *
+ * A consumer can go silent on nats-server 2.9 when the cluster node it lives on dies; a
+ * watchdog compares the partition's last stored sequence with what was applied and, when
+ * nothing moved for two checks, consumes again from the next sequence.
  *
  * Time: timers fire only when the stream says time has come — a command's stamp, or a tick the
  * owner appends (`tick()`) when a timer is due by its clock. So the stream alone decides every
@@ -67,6 +74,21 @@ export interface RunnerDeps {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** Outputs held before the consumer loop waits for them to be stored (back-pressure). */
+export const MAX_PENDING_OUTPUTS = 4096;
+/** Publishes in flight at once while storing a group. */
+const PUBLISH_WINDOW = 1024;
+/** How often the watchdog looks for a silent consumer; two quiet checks restart it. */
+export const STALL_CHECK_MS = 2000;
+
+/** An output to store: an event or fact (with its id), or a dead letter. */
+interface Append {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly msgId: string;
+  readonly reason?: string;
+}
 export const checkpointKey = (p: number): string => `p${p}`;
 export const snapshotName = (p: number): string => `p${p}`;
 
@@ -77,7 +99,18 @@ export class PartitionRunner {
   #replayTo = 0;
   /** Revision of our checkpoint key: the fencing token. */
   #revision = 0;
+  /** The last sequence applied to `state`. */
   #applied = 0;
+  /** The last sequence whose outputs are stored (and, when live, checkpointed). */
+  #stored = 0;
+  /** Outputs of the messages in (`#stored`, `#applied`], in order. */
+  #pending: Append[] = [];
+  #flushScheduled = false;
+  #flushing = false;
+  #storing: Promise<void> = Promise.resolve();
+  #watchdog: NodeJS.Timeout | undefined;
+  /** `#applied` at the last watchdog check, and how many checks in a row saw it stuck. */
+  #watched = { applied: 0, quiet: 0, busy: false };
   #snapshotSeq = 0;
   #snapshotAt = Date.now();
   /** The partition's last stored sequence when we started; caught up once applied. */
@@ -86,7 +119,6 @@ export class PartitionRunner {
   #stopped = false;
   #halted = false;
   #tickInFlight = false;
-  #chain: Promise<void> = Promise.resolve();
   #messages: { close(): Promise<unknown> } | undefined;
   #done: Promise<void> = Promise.resolve();
   #starting: Promise<void> = Promise.resolve();
@@ -119,6 +151,11 @@ export class PartitionRunner {
     return this.#applied;
   }
 
+  /** The last command-stream sequence whose outputs are stored. */
+  get stored(): number {
+    return this.#stored;
+  }
+
   /** Claims the partition, restores it and starts consuming; `stop()` may be called meanwhile. */
   start(): Promise<void> {
     this.#starting = this.#start();
@@ -126,13 +163,13 @@ export class PartitionRunner {
   }
 
   async #start(): Promise<void> {
-    const { js, jsm, log } = this.deps;
+    const { jsm, log } = this.deps;
     await this.#claim();
     const snapshot = await this.#loadSnapshot();
     if (this.#stopped) return;
     if (snapshot !== undefined) {
       this.state = Partition.restore(snapshot.state, this.#partitionOptions());
-      this.#applied = this.#snapshotSeq = snapshot.seq;
+      this.#applied = this.#stored = this.#snapshotSeq = snapshot.seq;
       this.#replayTo = Math.max(this.#replayTo, snapshot.seq);
       this.stats.restoredUsers = this.state.users.size;
     }
@@ -147,11 +184,21 @@ export class PartitionRunner {
       );
     }
     this.#checkCaughtUp(undefined);
+    await this.#consume();
+    log.info(
+      { replayTo: this.#replayTo, snapshotSeq: snapshot?.seq, users: this.state.users.size },
+      "partition started",
+    );
+    this.#watchdog = setInterval(() => void this.#watch(), STALL_CHECK_MS);
+  }
+
+  /** Consumes the partition's commands from the one after the last applied. */
+  async #consume(): Promise<void> {
     const messages = await this.#retry("creating the consumer", async () => {
-      const consumer = await js.consumers.get(streams.commands, {
+      const consumer = await this.deps.js.consumers.get(streams.commands, {
         // Unique per run: a consumer left by an earlier run must not be picked up again.
         name_prefix: `${consumers.actor(this.id)}-${nuid.next()}`,
-        filter_subjects: subject,
+        filter_subjects: internalSubjects.commands(this.id),
         ...(this.#applied > 0
           ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#applied + 1 }
           : { deliver_policy: DeliverPolicy.All }),
@@ -161,16 +208,50 @@ export class PartitionRunner {
     // close() resolves once the iteration below has ended, so the loop starts even when
     // stop() was called meanwhile; it ends at the first message or at close().
     this.#messages = messages;
-    log.info(
-      { replayTo: this.#replayTo, snapshotSeq: snapshot?.seq, users: this.state.users.size },
-      "partition started",
-    );
     this.#done = (async () => {
-      for await (const m of messages) {
-        if (this.#stopped) break;
-        await this.#serial(() => this.#onMessage(m));
+      try {
+        for await (const m of messages) {
+          if (this.#stopped) break;
+          // A consumer started again by the watchdog may deliver what was applied.
+          if (m.info.streamSequence <= this.#applied) continue;
+          await this.#onMessage(m);
+        }
+      } catch (err) {
+        this.#halt(err as Error);
       }
     })();
+  }
+
+  /**
+   * The watchdog: when the partition has commands after the last applied and nothing was
+   * applied since the previous check (twice in a row, while no group was being stored), the
+   * consumer is silent — on nats-server 2.9 it can be lost with a cluster node — and is
+   * replaced by a new one starting after the last applied command.
+   */
+  async #watch(): Promise<void> {
+    const w = this.#watched;
+    if (this.#stopped || w.busy) return;
+    w.busy = true;
+    try {
+      const applied = this.#applied;
+      const last = await this.deps.jsm.streams.getMessage(streams.commands, {
+        last_by_subj: internalSubjects.commands(this.id),
+      });
+      const behind = (last?.seq ?? 0) > applied;
+      w.quiet = behind && applied === w.applied && !this.#flushing ? w.quiet + 1 : 0;
+      w.applied = applied;
+      if (w.quiet < 2 || this.#stopped) return;
+      w.quiet = 0;
+      this.deps.log.warn({ applied, last: last?.seq }, "the consumer is silent; consuming again");
+      const old = this.#messages;
+      await old?.close().catch(() => undefined);
+      await this.#done.catch(() => undefined);
+      if (!this.#stopped && this.#messages === old) await this.#consume().catch((err) => this.#halt(err));
+    } catch (err) {
+      if (!this.#stopped) this.deps.log.debug({ err }, "watchdog check failed");
+    } finally {
+      w.busy = false;
+    }
   }
 
   /**
@@ -225,12 +306,6 @@ export class PartitionRunner {
     }
   }
 
-  /** Serializes work on the partition. */
-  #serial(work: () => Promise<void>): Promise<void> {
-    this.#chain = this.#chain.then(work).catch((err: unknown) => this.#halt(err as Error));
-    return this.#chain;
-  }
-
   /**
    * Stops after a failure: the state may hold a message whose outputs are not all stored, so
    * this runner must not go on (nor snapshot); a new one starts from the checkpoint.
@@ -239,44 +314,83 @@ export class PartitionRunner {
     if (this.#halted) return;
     this.#halted = true;
     this.#stopped = true;
+    clearInterval(this.#watchdog);
     if (err instanceof FencedError) this.deps.log.warn({ reason: err.message }, "fenced; stopping");
     else this.deps.log.error({ err }, "partition failed; stopping it");
     void this.#messages?.close().catch(() => undefined);
     this.opts.onHalt(err);
   }
 
+  /**
+   * Applies one message to the state and queues its outputs; stores them soon (a group of
+   * everything applied by then), or at once when too much is pending or a snapshot is due.
+   */
   async #onMessage(m: JsMsg): Promise<void> {
-    if (this.#stopped) return;
     const seq = m.info.streamSequence;
     const replaying = seq <= this.#replayTo;
-    const out: Outgoing[] = [];
     let batch: ReturnType<typeof decodeCommandBatch> | undefined;
     try {
       batch = decodeCommandBatch(m.data);
     } catch (err) {
       if (!(err instanceof InvalidMessageError)) throw err;
-      if (!replaying) await this.#deadLetter(m.data, err.message);
+      if (!replaying) this.#pending.push(this.#deadLetter(m.data, err.message, seq, 0));
     }
     if (batch !== undefined) {
+      const out: Outgoing[] = replaying ? [] : (this.#pending as Outgoing[]);
       for (const [i, cmd] of batch.cmds.entries()) this.state.apply(cmd, `${this.id}.${seq}.${i}`, out);
       if (batch.tick !== undefined) {
         this.state.advance(batch.tick, out);
         this.#tickInFlight = false;
       }
-    }
-    if (replaying) {
-      this.stats.replayed++;
-    } else {
-      if (!this.opts.leaseValid()) throw new FencedError(this.id, "our lease ran out before it was renewed");
-      if (batch !== undefined) {
-        for (const r of batch.rejected) await this.#deadLetter(msgpack.encode(r.value), r.reason);
+      if (!replaying) {
+        for (const [i, r] of batch.rejected.entries())
+          this.#pending.push(this.#deadLetter(msgpack.encode(r.value), r.reason, seq, i));
       }
-      await this.#append(out);
-      await this.#checkpoint(seq);
     }
+    if (replaying) this.stats.replayed++;
     this.#applied = seq;
     this.#checkCaughtUp(m.info.pending);
-    if (Date.now() - this.#snapshotAt >= this.opts.snapshotIntervalMs && !replaying) await this.#snapshot();
+    const snapshotDue = !replaying && Date.now() - this.#snapshotAt >= this.opts.snapshotIntervalMs;
+    if (this.#pending.length >= MAX_PENDING_OUTPUTS || snapshotDue) await this.#flush();
+    else this.#scheduleFlush();
+    // Everything applied is stored now, so the state is exactly what the checkpoint covers.
+    if (snapshotDue && !this.#halted) await this.#snapshot();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // After the messages already delivered have been applied: they join this group.
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  /** Stores the outputs of everything applied so far; resolves once they are stored. */
+  #flush(): Promise<void> {
+    this.#storing = this.#storing.then(() => this.#store()).catch((err: unknown) => this.#halt(err as Error));
+    return this.#storing;
+  }
+
+  async #store(): Promise<void> {
+    const seq = this.#applied;
+    if (this.#halted || seq <= this.#stored) return;
+    const out = this.#pending;
+    this.#pending = [];
+    // Replayed messages were stored by an earlier owner: nothing to append up to the checkpoint.
+    if (seq > this.#replayTo) {
+      this.#flushing = true;
+      try {
+        if (!this.opts.leaseValid())
+          throw new FencedError(this.id, "our lease ran out before it was renewed");
+        await this.#append(out);
+        await this.#checkpoint(seq);
+      } finally {
+        this.#flushing = false;
+      }
+    }
+    this.#stored = seq;
   }
 
   #checkCaughtUp(pending: number | undefined): void {
@@ -306,12 +420,17 @@ export class PartitionRunner {
     }
   }
 
-  async #append(out: readonly Outgoing[]): Promise<void> {
+  /**
+   * Publishes a group, up to `PUBLISH_WINDOW` in flight at once, stored in the order sent (one
+   * connection); the ids make any retry harmless.
+   */
+  async #append(out: readonly Append[]): Promise<void> {
     if (out.length === 0) return;
-    // In flight together, stored in the order sent; the ids make any retry harmless.
     for (let attempt = 1; ; attempt++) {
       try {
-        await Promise.all(out.map((o) => this.deps.js.publish(o.subject, o.data, { msgID: o.msgId })));
+        for (let i = 0; i < out.length; i += PUBLISH_WINDOW) {
+          await Promise.all(out.slice(i, i + PUBLISH_WINDOW).map((o) => this.#publish(o)));
+        }
         this.stats.appended += out.length;
         return;
       } catch (err) {
@@ -354,8 +473,9 @@ export class PartitionRunner {
   /** Writes the partition state with the sequence it covers (all of it stored and checkpointed). */
   async #snapshot(): Promise<void> {
     this.#snapshotAt = Date.now();
-    if (this.#applied <= this.#snapshotSeq || this.#halted) return;
-    const seq = this.#applied;
+    // Only a state whose outputs are all stored: a new owner appends nothing before `seq`.
+    const seq = this.#stored;
+    if (seq !== this.#applied || seq <= this.#snapshotSeq || this.#halted) return;
     const snap: Snapshot = { seq, state: this.state.save() };
     const bytes = msgpack.encode(snap);
     try {
@@ -368,20 +488,32 @@ export class PartitionRunner {
     }
   }
 
-  async #deadLetter(data: Uint8Array, reason: string): Promise<void> {
-    this.deps.log.warn({ reason }, "dead-lettering a command");
+  #publish(o: Append): Promise<unknown> {
+    if (o.reason === undefined) return this.deps.js.publish(o.subject, o.data, { msgID: o.msgId });
     const h = headers();
-    h.set(H.deadLetterReason, reason);
-    await this.deps.js.publish(internalSubjects.deadLetter("presence-actor"), data, { headers: h });
+    h.set(H.deadLetterReason, o.reason);
+    return this.deps.js.publish(o.subject, o.data, { msgID: o.msgId, headers: h });
+  }
+
+  /** A dead letter for a command of message `seq`, with an id so a replay stores it once. */
+  #deadLetter(data: Uint8Array, reason: string, seq: number, i: number): Append {
+    this.deps.log.warn({ reason }, "dead-lettering a command");
+    return {
+      subject: internalSubjects.deadLetter("presence-actor"),
+      data,
+      msgId: `dl.${this.id}.${seq}.${i}`,
+      reason,
+    };
   }
 
   /** Stops consuming, finishes the message in hand and, unless halted, writes a last snapshot. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#watchdog);
     await this.#starting.catch(() => undefined);
     await this.#messages?.close().catch(() => undefined);
     await this.#done.catch(() => undefined);
-    await this.#chain;
+    await this.#flush();
     await this.#snapshot();
   }
 }
