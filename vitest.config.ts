@@ -26,18 +26,7 @@ export default defineConfig({
         test: {
           name: "system",
           include: ["test/**/*.test.ts"],
-          // Not yet reliable on nats-server 2.9.10 (consumers after a node's death can take
-          // minutes to deliver again); run it with `pnpm test:cluster`.
-          exclude: ["test/cluster.test.ts"],
           testTimeout: 120_000,
-          hookTimeout: 120_000,
-        },
-      },
-      {
-        test: {
-          name: "cluster",
-          include: ["test/cluster.test.ts"],
-          testTimeout: 300_000,
           hookTimeout: 120_000,
         },
       },

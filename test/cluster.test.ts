@@ -83,10 +83,7 @@ describe("on a 3-node cluster with 3 replicas", () => {
   const infoOf = async (name: string): Promise<StreamInfo> =>
     (await jetstreamManager(nc, { timeout: 2000 })).streams.info(name);
 
-  // One retry: on nats-server 2.9.10 a consumer that lost its node can stay silent after the
-  // failover on a heavily loaded machine (see docs/ARCHITECTURE.md); the test is about losing
-  // nothing, and a second run (same cluster, same users, another node killed) checks it again.
-  it("loses nothing acknowledged when a node dies under load", { retry: 1, timeout: 180_000 }, async () => {
+  it("loses nothing acknowledged when a node dies under load", { timeout: 180_000 }, async () => {
     // Every stream, bucket and object store really has 3 replicas.
     for (const name of STREAMS) expect((await infoOf(name)).config.num_replicas, name).toBe(3);
     await waitFor(() => callUntilAnswered(nc, "get_user_status", { users: ["nobody"] }), {
