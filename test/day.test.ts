@@ -147,6 +147,11 @@ describe("a day of presence", () => {
 
     // dave pops into the kitchen and out again.
     await call("join", { user: "dave", conn: "d", channel: "kitchen" });
+    // Seen in the projections first, so that "gone" below means the leave, not a join on its way.
+    await waitFor(
+      async () => (await call("is_present", { channel: "kitchen", user: "dave" })).present === true,
+      { what: "dave in the kitchen's presence" },
+    );
     await call("leave", { user: "dave", conn: "d", channel: "kitchen" });
     await call("leave", { user: "dave", conn: "d", channel: "kitchen" }); // not joined: nothing
     await waitUntil("dave left the kitchen", () => channelEvents("kitchen").length >= 2);
