@@ -3,8 +3,8 @@
  * (restore, replay, then live), and appends clock ticks for partitions whose timers are due.
  */
 import { buckets, objectStores } from "@herald/protocol";
-import type { App, WorkerContext } from "@herald/runtime";
-import { jetstream } from "@nats-io/jetstream";
+import { type App, connectNats, type WorkerContext } from "@herald/runtime";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { nuid } from "@nats-io/nats-core";
 import { Objm } from "@nats-io/obj";
@@ -16,6 +16,8 @@ import { PartitionRunner } from "./runner.js";
 export const TICK_MS = 50;
 /** Leases are renewed this many times per ttl. */
 const RENEWALS_PER_TTL = 5;
+/** A clean stop stores what each partition holds and snapshots it: that can take a while. */
+export const STOP_TIMEOUT_MS = 60_000;
 
 export interface PresenceActorApp extends App {
   /** This process's owner id (in leases and checkpoints). */
@@ -29,14 +31,20 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
   const js = jetstream(nc);
   const kvm = new Kvm(js);
   const checkpoints = await kvm.open(buckets.checkpoints);
-  const leaseKv = await kvm.open(buckets.leases);
+  // Leases on a connection of their own: a renewal must not queue behind a partition's appends.
+  const leaseNc = await connectNats(
+    config.nats,
+    "herald-presence-actor-leases",
+    log.child({ conn: "leases" }),
+  );
+  const leaseKv = await new Kvm(leaseNc).open(buckets.leases);
   const snapshots = await new Objm(js).open(objectStores.snapshots);
   const owner = `${process.pid}-${nuid.next()}`;
   const runners = new Map<number, PartitionRunner>();
 
   const leases: Leases = new Leases(
     leaseKv,
-    jsm,
+    await jetstreamManager(leaseNc),
     {
       owner,
       partitions: config.partitions,
@@ -88,6 +96,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
   return {
     owner,
     runners,
+    stopTimeoutMs: STOP_TIMEOUT_MS,
     stats() {
       const total = {
         users: 0,
@@ -111,7 +120,11 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
     },
     async close() {
       clearInterval(tick);
-      await leases.close();
+      try {
+        await leases.close();
+      } finally {
+        await leaseNc.drain().catch(() => leaseNc.close());
+      }
     },
   };
 }

@@ -85,7 +85,8 @@ export class Leases {
 
   #run(): Promise<void> {
     this.#round = this.#round
-      .then(() => (this.#closed ? undefined : this.round()))
+      // While closing, leases are only renewed: the partitions being stopped still store.
+      .then(() => (this.#closed ? this.#renew(Date.now()) : this.round()))
       .catch((err: unknown) => {
         this.log.warn({ err }, "lease round failed");
       });
@@ -97,58 +98,24 @@ export class Leases {
     return encoder.encode(JSON.stringify(v));
   }
 
-  /** One round: renew ours, count owners, take free leases up to our share, give back extras. */
+  /**
+   * One round: renew ours (first, all at once: a renewal must never wait behind the rest), then
+   * read the leases and the live owners, give back what is over our share and take free leases
+   * up to it.
+   */
   async round(): Promise<void> {
     const now = Date.now();
-    await this.kv.put(`${OWNER_PREFIX}${this.opts.owner}`, this.#value(now));
-    const current = new Map<number, { value: LeaseValue | undefined; revision: number }>();
-    for (let p = 0; p < this.opts.partitions; p++) {
-      const e = await this.kv.get(key(p));
-      const value = e !== null && e.operation === "PUT" ? (e.json<LeaseValue>() as LeaseValue) : undefined;
-      current.set(p, { value, revision: e?.revision ?? 0 });
-    }
-    // Live processes: every one keeps its `o.<owner>` key fresh.
-    const owners = new Set<string>([this.opts.owner]);
-    const ownerKeys: string[] = [];
-    // Listed from the stream's subjects, not with kv.keys(): that creates a consumer, and on
-    // nats-server before 2.12 creating one can pick a cluster node that is down and hang 5 s.
-    const info = await this.jsm.streams.info(`KV_${buckets.leases}`, {
-      subjects_filter: `$KV.${buckets.leases}.${OWNER_PREFIX}>`,
-    });
-    const prefix = `$KV.${buckets.leases}.`;
-    for (const subject of Object.keys(info.state.subjects ?? {}))
-      ownerKeys.push(subject.slice(prefix.length));
-    for (const k of ownerKeys) {
-      const e = await this.kv.get(k);
-      if (e?.operation !== "PUT") continue;
-      const v = e.json<LeaseValue>();
-      if (v.expires_at_ms > now) owners.add(v.owner);
-    }
-    const share = Math.ceil(this.opts.partitions / owners.size);
-    this.log.debug({ owners: owners.size, share, held: this.held }, "lease round");
+    await this.#renew(now);
+    const [current, owners] = await Promise.all([
+      this.#read(),
+      this.#owners(now),
+      this.kv.put(`${OWNER_PREFIX}${this.opts.owner}`, this.#value(now)),
+    ]);
+    const share = Math.ceil(this.opts.partitions / owners);
+    this.log.debug({ owners, share, held: this.held }, "lease round");
 
-    // Renew what we hold; a lease someone else took in the meantime is lost.
-    for (const [p, { revision }] of [...this.#held]) {
-      const seen = current.get(p);
-      if (seen?.revision !== revision || seen.value?.owner !== this.opts.owner) {
-        this.log.warn({ partition: p }, "lease lost");
-        this.#held.delete(p);
-        await this.handlers.released(p);
-        continue;
-      }
-      try {
-        this.#held.set(p, this.#lease(now, await this.kv.update(key(p), this.#value(now), revision)));
-      } catch (err) {
-        this.log.warn({ partition: p, err }, "lease renewal failed; giving the partition up");
-        this.#held.delete(p);
-        await this.handlers.released(p);
-      }
-    }
     // Give back what is over our share, so a process that joined gets its part.
-    while (this.#held.size > share) {
-      const p = Math.max(...this.#held.keys());
-      await this.#release(p);
-    }
+    while (this.#held.size > share) await this.#release(Math.max(...this.#held.keys()));
     // Take free or expired leases up to our share.
     for (const [p, { value, revision }] of current) {
       if (this.#held.size >= share) break;
@@ -168,14 +135,81 @@ export class Leases {
     }
   }
 
+  /**
+   * Renews every lease we hold by compare-and-set on the revision we wrote. A lease someone
+   * else wrote since is lost: its partition stops (not awaited, so the round goes on). A
+   * renewal that failed otherwise (a timeout) is tried again next round; the lease stays valid
+   * until its time runs out, and the runner fences itself then.
+   */
+  async #renew(now: number): Promise<void> {
+    await Promise.all(
+      [...this.#held].map(async ([p, { revision }]) => {
+        try {
+          this.#held.set(p, this.#lease(now, await this.kv.update(key(p), this.#value(now), revision)));
+        } catch (err) {
+          if (!/wrong last sequence/i.test((err as Error).message)) {
+            this.log.warn({ partition: p, err }, "lease renewal failed; trying again next round");
+            return;
+          }
+          // Our own earlier renewal may have landed with its reply lost: then the key is ours.
+          const e = await this.kv.get(key(p)).catch(() => null);
+          if (e?.operation === "PUT" && e.json<LeaseValue>().owner === this.opts.owner) {
+            this.#held.set(p, { ...(this.#held.get(p) ?? this.#lease(0, 0)), revision: e.revision });
+            return;
+          }
+          if (this.#held.get(p)?.revision !== revision) return;
+          this.log.warn({ partition: p }, "lease lost");
+          this.#held.delete(p);
+          void this.handlers.released(p);
+        }
+      }),
+    );
+  }
+
+  /** Every partition's lease as stored now. */
+  async #read(): Promise<Map<number, { value: LeaseValue | undefined; revision: number }>> {
+    const entries = await Promise.all(
+      Array.from({ length: this.opts.partitions }, (_, p) => this.kv.get(key(p))),
+    );
+    const current = new Map<number, { value: LeaseValue | undefined; revision: number }>();
+    for (const [p, e] of entries.entries()) {
+      const value = e !== null && e.operation === "PUT" ? (e.json<LeaseValue>() as LeaseValue) : undefined;
+      current.set(p, { value, revision: e?.revision ?? 0 });
+    }
+    return current;
+  }
+
+  /** How many processes are live (ourselves included): each keeps its `o.<owner>` key fresh. */
+  async #owners(now: number): Promise<number> {
+    // Listed from the stream's subjects, not with kv.keys(): that creates a consumer, and on
+    // nats-server before 2.12 creating one can pick a cluster node that is down and hang 5 s.
+    const info = await this.jsm.streams.info(`KV_${buckets.leases}`, {
+      subjects_filter: `$KV.${buckets.leases}.${OWNER_PREFIX}>`,
+    });
+    const prefix = `$KV.${buckets.leases}.`;
+    const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+    const entries = await Promise.all(keys.map((k) => this.kv.get(k)));
+    const owners = new Set<string>([this.opts.owner]);
+    for (const e of entries) {
+      if (e?.operation !== "PUT") continue;
+      const v = e.json<LeaseValue>();
+      if (v.expires_at_ms > now) owners.add(v.owner);
+    }
+    return owners.size;
+  }
+
   #lease(sentAt: number, revision: number): { revision: number; validUntil: number } {
     return { revision, validUntil: sentAt + this.opts.ttlMs - this.opts.renewMs };
   }
 
+  /**
+   * Stops the partition, then gives its lease back. The lease is held (and valid) while the
+   * partition stops, so it can still store what it applied and write its snapshot.
+   */
   async #release(p: number): Promise<void> {
+    await this.handlers.released(p);
     const revision = this.#held.get(p)?.revision;
     this.#held.delete(p);
-    await this.handlers.released(p);
     if (revision !== undefined) {
       await this.kv.delete(key(p), { previousSeq: revision }).catch(() => undefined);
     }
@@ -185,9 +219,11 @@ export class Leases {
   /** Stops renewing and gives every lease back (after its partition stopped). */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#round;
+    // All at once: each partition stores what it holds and writes its snapshot.
+    await Promise.all([...this.#held.keys()].map((p) => this.#release(p)));
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#round;
-    for (const p of [...this.#held.keys()]) await this.#release(p);
     await this.kv.delete(`${OWNER_PREFIX}${this.opts.owner}`).catch(() => undefined);
   }
 }

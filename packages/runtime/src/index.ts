@@ -16,6 +16,7 @@ export {
   runWorker,
   STOP_TIMEOUT_MS,
   type StartApp,
+  type StartedWorker,
   startWorker,
   type WorkerContext,
 } from "./worker.js";

@@ -29,6 +29,8 @@ export interface WorkerContext {
 /** A started worker app; `close` stops taking work and finishes what it has. */
 export interface App {
   close(): Promise<void>;
+  /** How long `close` may take before the process is forced out (default `STOP_TIMEOUT_MS`). */
+  readonly stopTimeoutMs?: number;
   /** Counters for operators and benchmarks (answered on `herald.admin.stats.<component>`). */
   stats?(): Record<string, unknown>;
 }
@@ -66,13 +68,19 @@ export const STOP_TIMEOUT_MS = 5000;
 /** Exit code of a worker stopped by bad configuration. */
 export const EXIT_CONFIG = 78;
 
-/** Connects, ensures the component's resources and starts its app; returns a stop function. */
+/** A started worker: how to stop it, and how long that may take. */
+export interface StartedWorker {
+  stop(): Promise<void>;
+  readonly stopTimeoutMs: number;
+}
+
+/** Connects, ensures the component's resources and starts its app. */
 export async function startWorker(
   component: Component,
   config: Config,
   log: Logger,
   start: StartApp,
-): Promise<() => Promise<void>> {
+): Promise<StartedWorker> {
   const nc = await connectNats(config.nats, `herald-${component}`, log);
   try {
     const jsm = await jetstreamManager(nc);
@@ -90,7 +98,7 @@ export async function startWorker(
     }
     const app = await start({ config, log, nc, jsm });
     serveStats(nc, component, app, log);
-    return async () => {
+    const stop = async () => {
       try {
         await app.close();
       } finally {
@@ -101,6 +109,7 @@ export async function startWorker(
         });
       }
     };
+    return { stop, stopTimeoutMs: app.stopTimeoutMs ?? STOP_TIMEOUT_MS };
   } catch (err) {
     await nc.close();
     throw err;
@@ -124,18 +133,19 @@ export async function runWorker(
     throw err;
   }
   const log = createLogger({ level: config.logLevel, format: config.logFormat, component });
-  let stop: (() => Promise<void>) | undefined;
+  let worker: StartedWorker | undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping");
+    const timeoutMs = worker?.stopTimeoutMs ?? STOP_TIMEOUT_MS;
     setTimeout(() => {
-      log.error("did not stop within 5 s; exiting");
+      log.error({ timeoutMs }, "did not stop in time; exiting");
       process.exit(1);
-    }, STOP_TIMEOUT_MS).unref();
+    }, timeoutMs).unref();
     // A signal during start finds nothing to stop yet: the process just exits.
-    (stop ?? (async () => {}))()
+    (worker?.stop() ?? Promise.resolve())
       .then(() => {
         log.info("stopped");
         log.flush();
@@ -149,7 +159,7 @@ export async function runWorker(
   process.once("SIGINT", () => shutdown("SIGINT"));
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   try {
-    stop = await startWorker(component, config, log, start);
+    worker = await startWorker(component, config, log, start);
   } catch (err) {
     log.fatal({ err }, "failed to start");
     log.flush();
