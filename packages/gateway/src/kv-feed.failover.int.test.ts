@@ -74,6 +74,7 @@ describe("KvFeed on a cluster", () => {
     });
     const seenAt = Date.now();
     console.log(`kv-feed: values in the view ${seenAt - storedAt} ms after they were stored`);
-    expect(seenAt - storedAt).toBeLessThan(5 * WATCH_CHECK_MS);
+    // Two quiet checks, then a new watch (whose creation may itself time out once on 2.9).
+    expect(seenAt - storedAt).toBeLessThan(10 * WATCH_CHECK_MS);
   });
 });

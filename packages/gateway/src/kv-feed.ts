@@ -143,6 +143,7 @@ export class KvFeed {
         quiet.busy = false;
       }
     }, WATCH_CHECK_MS);
+    watchdog.unref();
     this.#stops.push(() => clearInterval(watchdog));
     this.#loops.push(
       (async () => {

@@ -3,7 +3,7 @@
  * (restore, replay, then live), and appends clock ticks for partitions whose timers are due.
  */
 import { buckets, objectStores } from "@herald/protocol";
-import { type App, connectNats, type WorkerContext } from "@herald/runtime";
+import { type App, connectNats, StreamPublisher, type WorkerContext } from "@herald/runtime";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { nuid } from "@nats-io/nats-core";
@@ -41,6 +41,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
   const snapshots = await new Objm(js).open(objectStores.snapshots);
   const owner = `${process.pid}-${nuid.next()}`;
   const runners = new Map<number, PartitionRunner>();
+  const publisher = new StreamPublisher(nc);
 
   const leases: Leases = new Leases(
     leaseKv,
@@ -57,7 +58,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
         const runner = new PartitionRunner(
           p,
           config,
-          { js, jsm, checkpoints, snapshots, log: plog },
+          { js, jsm, publisher, checkpoints, snapshots, log: plog },
           {
             owner,
             snapshotIntervalMs: config.snapshotIntervalMs,

@@ -13,7 +13,7 @@ import {
   objectStores,
   streams,
 } from "@herald/protocol";
-import { ensureResources } from "@herald/runtime";
+import { ensureResources, StreamPublisher } from "@herald/runtime";
 import { NatsCluster, waitFor } from "@herald/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -53,6 +53,7 @@ describe("PartitionRunner on a cluster", () => {
       {
         js,
         jsm,
+        publisher: new StreamPublisher(nc),
         checkpoints: await kvm.open(buckets.checkpoints),
         snapshots: await new Objm(nc).open(objectStores.snapshots),
         log,
@@ -105,6 +106,7 @@ describe("PartitionRunner on a cluster", () => {
     console.log(
       `runner: commands stored ${storedAt - killedAt} ms after the node died, applied ${appliedAt - storedAt} ms later`,
     );
-    expect(appliedAt - storedAt).toBeLessThan(5 * STALL_CHECK_MS);
+    // Two quiet checks, then a new consumer (whose creation may itself time out once on 2.9).
+    expect(appliedAt - storedAt).toBeLessThan(10 * STALL_CHECK_MS);
   });
 });

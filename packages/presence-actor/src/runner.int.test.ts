@@ -16,7 +16,7 @@ import {
   objectStores,
   streams,
 } from "@herald/protocol";
-import { ensureResources } from "@herald/runtime";
+import { ensureResources, StreamPublisher } from "@herald/runtime";
 import { NatsServer, waitFor } from "@herald/testkit";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -77,6 +77,7 @@ describe("PartitionRunner", () => {
       {
         js: jetstream(nc),
         jsm: await jetstreamManager(nc),
+        publisher: new StreamPublisher(nc),
         checkpoints: await kvm.open(buckets.checkpoints),
         snapshots: await new Objm(nc).open(objectStores.snapshots),
         log,

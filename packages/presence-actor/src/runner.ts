@@ -31,9 +31,10 @@ import {
   msgpack,
   streams,
 } from "@herald/protocol";
+import type { Publication, StreamPublisher } from "@herald/runtime";
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { headers, nuid } from "@nats-io/nats-core";
+import { nuid } from "@nats-io/nats-core";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import { FencedError } from "./errors.js";
@@ -66,6 +67,8 @@ export interface RunnerOptions {
 
 export interface RunnerDeps {
   readonly js: JetStreamClient;
+  /** Stores a group's outputs (one acknowledgement each, cheaply). */
+  readonly publisher: StreamPublisher;
   readonly jsm: JetStreamManager;
   readonly checkpoints: KV;
   readonly snapshots: ObjectStore;
@@ -82,12 +85,9 @@ const PUBLISH_WINDOW = 1024;
 /** How often the watchdog looks for a silent consumer; two quiet checks restart it. */
 export const STALL_CHECK_MS = 2000;
 
-/** An output to store: an event or fact (with its id), or a dead letter. */
-interface Append {
-  readonly subject: string;
-  readonly data: Uint8Array;
+/** An output to store: an event or fact, or a dead letter (with its reason in a header). */
+interface Append extends Publication {
   readonly msgId: string;
-  readonly reason?: string;
 }
 export const checkpointKey = (p: number): string => `p${p}`;
 export const snapshotName = (p: number): string => `p${p}`;
@@ -112,7 +112,8 @@ export class PartitionRunner {
   /** `#applied` at the last watchdog check, and how many checks in a row saw it stuck. */
   #watched = { applied: 0, quiet: 0, busy: false };
   #snapshotSeq = 0;
-  #snapshotAt = Date.now();
+  /** When the last snapshot was taken; set in the constructor (staggered by partition). */
+  #snapshotAt: number;
   /** The partition's last stored sequence when we started; caught up once applied. */
   #lastAtStart = 0;
   #caughtUp = false;
@@ -129,6 +130,9 @@ export class PartitionRunner {
     private readonly deps: RunnerDeps,
     private readonly opts: RunnerOptions,
   ) {
+    // Partitions started together would all snapshot in the same instant, and a snapshot holds
+    // the event loop while it is encoded: spread them evenly over the interval instead.
+    this.#snapshotAt = Date.now() - (opts.snapshotIntervalMs * id) / config.partitions;
     this.state = new Partition(id, this.#partitionOptions());
   }
 
@@ -189,7 +193,9 @@ export class PartitionRunner {
       { replayTo: this.#replayTo, snapshotSeq: snapshot?.seq, users: this.state.users.size },
       "partition started",
     );
+    if (this.#stopped) return;
     this.#watchdog = setInterval(() => void this.#watch(), STALL_CHECK_MS);
+    this.#watchdog.unref();
   }
 
   /** Consumes the partition's commands from the one after the last applied. */
@@ -429,7 +435,7 @@ export class PartitionRunner {
     for (let attempt = 1; ; attempt++) {
       try {
         for (let i = 0; i < out.length; i += PUBLISH_WINDOW) {
-          await Promise.all(out.slice(i, i + PUBLISH_WINDOW).map((o) => this.#publish(o)));
+          await this.deps.publisher.publishAll(out.slice(i, i + PUBLISH_WINDOW));
         }
         this.stats.appended += out.length;
         return;
@@ -488,13 +494,6 @@ export class PartitionRunner {
     }
   }
 
-  #publish(o: Append): Promise<unknown> {
-    if (o.reason === undefined) return this.deps.js.publish(o.subject, o.data, { msgID: o.msgId });
-    const h = headers();
-    h.set(H.deadLetterReason, o.reason);
-    return this.deps.js.publish(o.subject, o.data, { msgID: o.msgId, headers: h });
-  }
-
   /** A dead letter for a command of message `seq`, with an id so a replay stores it once. */
   #deadLetter(data: Uint8Array, reason: string, seq: number, i: number): Append {
     this.deps.log.warn({ reason }, "dead-lettering a command");
@@ -502,7 +501,7 @@ export class PartitionRunner {
       subject: internalSubjects.deadLetter("presence-actor"),
       data,
       msgId: `dl.${this.id}.${seq}.${i}`,
-      reason,
+      headers: { [H.deadLetterReason]: reason },
     };
   }
 

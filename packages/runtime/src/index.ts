@@ -1,5 +1,6 @@
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 export { connectNats } from "./nats.js";
+export { type Publication, PublishError, StreamPublisher } from "./publisher.js";
 export {
   type BucketSpec,
   ensureResources,
