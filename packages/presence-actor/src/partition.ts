@@ -32,12 +32,22 @@ export interface PartitionOptions {
   readonly graceMs: number;
 }
 
-interface TimerPayload {
-  readonly user: string;
-  readonly event: AnyEventObject;
-  /** For a conn's deadline: the ttl that set it. */
-  readonly ttl?: number;
+const CONN_TIMEOUT = "CONN_TIMEOUT";
+
+/** A conn's deadline: its `CONN_TIMEOUT` event is made when it fires. */
+class ConnDeadline {
+  constructor(
+    readonly conn: string,
+    /** The ttl that set it. */
+    readonly ttl: number,
+  ) {}
 }
+
+/**
+ * What a timer fires: a conn's deadline, or one of the machine's own delayed events (shared
+ * per type). The user is the start of the timer's key, so it is not stored again.
+ */
+type TimerPayload = ConnDeadline | AnyEventObject;
 
 /** Version of {@link SavedPartition}; a snapshot of another version is ignored (replay instead). */
 export const SNAPSHOT_VERSION = 2;
@@ -88,6 +98,8 @@ function sharedEvent(event: AnyEventObject): AnyEventObject {
   return shared;
 }
 const SEP = "\u0000";
+/** The user a timer key belongs to (`<user>\0…`). */
+const userOfKey = (key: string): string => key.slice(0, key.indexOf(SEP));
 
 export class Partition {
   readonly users = new Map<string, UserEntity>();
@@ -196,7 +208,7 @@ export class Partition {
       this.clock = Math.max(this.clock, due.at);
       const result: Outputs = { events: [], facts: [] };
       this.#fire(due, result);
-      const user = due.payload.user;
+      const user = userOfKey(due.key);
       this.#emit(
         result,
         `t.${encodeToken(user)}.${encodeToken(due.key.slice(user.length + 1))}.${due.at}`,
@@ -216,8 +228,9 @@ export class Partition {
     for (const entity of this.users.values()) entity.save(users, states);
     const timers: unknown[] = [];
     for (const t of this.timers.entries()) {
-      const { event, ttl } = t.payload;
-      timers.push(t.key, t.at, event.type, event.conn ?? null, ttl ?? null);
+      const p = t.payload;
+      if (p instanceof ConnDeadline) timers.push(t.key, t.at, CONN_TIMEOUT, p.conn, p.ttl);
+      else timers.push(t.key, t.at, p.type, p.conn ?? null, null);
     }
     return {
       v: SNAPSHOT_VERSION,
@@ -243,15 +256,16 @@ export class Partition {
     }
     const t = saved.timers;
     for (let i = 0; i < t.length; i += 5) {
-      const key = t[i] as string;
-      const user = key.slice(0, key.indexOf(SEP));
-      const owner = p.users.get(user)?.context.user ?? user;
       const type = t[i + 2] as string;
       const conn = t[i + 3] as string | null;
       const ttl = t[i + 4] as number | null;
-      const event = conn === null ? sharedEvent({ type }) : { type, conn };
-      const payload: TimerPayload = ttl === null ? { user: owner, event } : { user: owner, event, ttl };
-      p.timers.schedule(key, t[i + 1] as number, payload);
+      const payload: TimerPayload =
+        ttl !== null && conn !== null
+          ? new ConnDeadline(conn, ttl)
+          : conn === null
+            ? sharedEvent({ type })
+            : { type, conn };
+      p.timers.schedule(t[i] as string, t[i + 1] as number, payload);
     }
     return p;
   }
@@ -259,12 +273,14 @@ export class Partition {
   /** Runs one due timer's event through its user's machine. */
   #fire(due: Due<TimerPayload>, result: Outputs): void {
     this.stats.timersFired++;
-    const { user, event } = due.payload;
-    const entity = this.users.get(user);
+    const entity = this.users.get(userOfKey(due.key));
     if (entity === undefined) return;
+    const p = due.payload;
+    const event =
+      p instanceof ConnDeadline ? { type: CONN_TIMEOUT, conn: p.conn, at: due.at } : { ...p, at: due.at };
     const timers: TimerOp[] = [];
-    this.#step(entity, { ...event, at: due.at }, result, timers);
-    this.#applyTimers(user, timers);
+    this.#step(entity, event, result, timers);
+    this.#applyTimers(entity.context.user, timers);
   }
 
   /** `known` if the user has an entity, else a new one in the machine's initial state. */
@@ -305,22 +321,23 @@ export class Partition {
 
   /** The ttl of the conn's last heartbeat (or first command), while it is live. */
   #ttlOf(user: string, conn: string): number | undefined {
-    return this.timers.payload(this.#ttlKey(user, conn))?.ttl;
+    const p = this.timers.payload(this.#ttlKey(user, conn));
+    return p instanceof ConnDeadline ? p.ttl : undefined;
   }
 
   #armTtl(user: string, conn: string, at: number, ttl: number): void {
     const key = this.#ttlKey(user, conn);
     const payload = this.timers.payload(key);
     // The hot path: same ttl, only the deadline moves (no new objects).
-    if (payload !== undefined && payload.ttl === ttl) this.timers.schedule(key, at, payload);
-    else this.timers.schedule(key, at, { user, event: { type: "CONN_TIMEOUT", conn }, ttl });
+    if (payload instanceof ConnDeadline && payload.ttl === ttl) this.timers.schedule(key, at, payload);
+    else this.timers.schedule(key, at, new ConnDeadline(conn, ttl));
   }
 
   #applyTimers(user: string, ops: readonly TimerOp[]): void {
     for (const op of ops) {
       const key = `${user}${SEP}${timerCode(op.id)}`;
       if (op.op === "cancel") this.timers.cancel(key);
-      else this.timers.schedule(key, op.at, { user, event: sharedEvent(op.event) });
+      else this.timers.schedule(key, op.at, sharedEvent(op.event));
     }
   }
 
