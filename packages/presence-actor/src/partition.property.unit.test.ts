@@ -421,4 +421,19 @@ describe("Partition against a reference model", () => {
       { numRuns: 150 },
     );
   }, 120_000);
+
+  it("saves in steps exactly what save() gives, pausing between the steps", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, opts, fc.integer({ min: 1, max: 4 }), async (items, o, step) => {
+        const sim = new Simulation(o);
+        sim.runAll(toSteps(items));
+        let pauses = 0;
+        const saved = await sim.partition.saveInSteps(async () => void pauses++, step);
+        expect(saved).toEqual(sim.partition.save());
+        const parts = sim.partition.users.size + sim.partition.timers.size;
+        expect(pauses).toBe(Math.floor(parts / step));
+      }),
+      { numRuns: 100 },
+    );
+  }, 120_000);
 });

@@ -223,14 +223,40 @@ export class Partition {
    * it behaves exactly like this one: same outputs, same ids, timers in the same order.
    */
   save(): SavedPartition {
+    const saving = this.#saving(Number.POSITIVE_INFINITY);
+    for (;;) {
+      const step = saving.next();
+      if (step.done === true) return step.value;
+    }
+  }
+
+  /**
+   * `save()` in steps of `step` users or timers, awaiting `pause()` between them, so a large
+   * partition does not hold the event loop; nothing may change the partition meanwhile.
+   */
+  async saveInSteps(pause: () => Promise<void>, step = 5000): Promise<SavedPartition> {
+    const saving = this.#saving(step);
+    for (;;) {
+      const next = saving.next();
+      if (next.done === true) return next.value;
+      await pause();
+    }
+  }
+
+  *#saving(step: number): Generator<void, SavedPartition> {
     const states = new Map<string, number>();
     const users: unknown[] = [];
-    for (const entity of this.users.values()) entity.save(users, states);
+    let n = 0;
+    for (const entity of this.users.values()) {
+      entity.save(users, states);
+      if (++n % step === 0) yield;
+    }
     const timers: unknown[] = [];
     for (const t of this.timers.entries()) {
       const p = t.payload;
       if (p instanceof ConnDeadline) timers.push(t.key, t.at, CONN_TIMEOUT, p.conn, p.ttl);
       else timers.push(t.key, t.at, p.type, p.conn ?? null, null);
+      if (++n % step === 0) yield;
     }
     return {
       v: SNAPSHOT_VERSION,

@@ -109,8 +109,13 @@ export class PartitionRunner {
   #flushing = false;
   #storing: Promise<void> = Promise.resolve();
   #watchdog: NodeJS.Timeout | undefined;
+  /** Messages the consumer delivered (the watchdog's sign of life). */
+  #delivered = 0;
+  /** A snapshot is being taken (the consumer loop waits for it). */
+  #taking = false;
+  #uploading: Promise<void> | undefined;
   /** `#applied` at the last watchdog check, and how many checks in a row saw it stuck. */
-  #watched = { applied: 0, quiet: 0, busy: false };
+  #watched = { delivered: 0, quiet: 0, busy: false };
   #snapshotSeq = 0;
   /** When the last snapshot was taken; set in the constructor (staggered by partition). */
   #snapshotAt: number;
@@ -217,6 +222,7 @@ export class PartitionRunner {
     this.#done = (async () => {
       try {
         for await (const m of messages) {
+          this.#delivered++;
           if (this.#stopped) break;
           // A consumer started again by the watchdog may deliver what was applied.
           if (m.info.streamSequence <= this.#applied) continue;
@@ -229,10 +235,11 @@ export class PartitionRunner {
   }
 
   /**
-   * The watchdog: when the partition has commands after the last applied and nothing was
-   * applied since the previous check (twice in a row, while no group was being stored), the
-   * consumer is silent — on nats-server 2.9 it can be lost with a cluster node — and is
-   * replaced by a new one starting after the last applied command.
+   * The watchdog: when the partition has commands after the last applied and the consumer
+   * delivered nothing since the previous check (twice in a row, while its loop was not waiting
+   * for a group to be stored or a snapshot to be taken), the consumer is silent — on
+   * nats-server 2.9 it can be lost with a cluster node — and is replaced by a new one starting
+   * after the last applied command.
    */
   async #watch(): Promise<void> {
     const w = this.#watched;
@@ -240,12 +247,15 @@ export class PartitionRunner {
     w.busy = true;
     try {
       const applied = this.#applied;
+      const delivered = this.#delivered;
       const last = await this.deps.jsm.streams.getMessage(streams.commands, {
         last_by_subj: internalSubjects.commands(this.id),
       });
-      const behind = (last?.seq ?? 0) > applied;
-      w.quiet = behind && applied === w.applied && !this.#flushing ? w.quiet + 1 : 0;
-      w.applied = applied;
+      const behind = (last?.seq ?? 0) > applied && applied === this.#applied;
+      const busy = this.#flushing || this.#taking;
+      w.quiet =
+        behind && delivered === w.delivered && delivered === this.#delivered && !busy ? w.quiet + 1 : 0;
+      w.delivered = delivered;
       if (w.quiet < 2 || this.#stopped) return;
       w.quiet = 0;
       this.deps.log.warn({ applied, last: last?.seq }, "the consumer is silent; consuming again");
@@ -476,22 +486,40 @@ export class PartitionRunner {
     }
   }
 
-  /** Writes the partition state with the sequence it covers (all of it stored and checkpointed). */
-  async #snapshot(): Promise<void> {
+  /**
+   * Takes the partition state with the sequence it covers (all of it stored and checkpointed)
+   * and writes it to the object store. Taking it is done in steps, yielding to the other
+   * partitions; this one's consumer loop waits meanwhile, so nothing changes it. The upload
+   * goes on in the background (one at a time) unless `wait`.
+   */
+  async #snapshot(wait = false): Promise<void> {
     this.#snapshotAt = Date.now();
     // Only a state whose outputs are all stored: a new owner appends nothing before `seq`.
     const seq = this.#stored;
-    if (seq !== this.#applied || seq <= this.#snapshotSeq || this.#halted) return;
-    const snap: Snapshot = { seq, state: this.state.save() };
-    const bytes = msgpack.encode(snap);
+    if (seq !== this.#applied || seq <= this.#snapshotSeq || this.#halted || this.#uploading !== undefined)
+      return;
+    this.#taking = true;
+    let state: SavedPartition;
     try {
-      await this.deps.snapshots.putBlob({ name: snapshotName(this.id) }, bytes);
-      this.#snapshotSeq = seq;
-      this.stats.snapshots++;
-      this.deps.log.debug({ seq, bytes: bytes.length, users: this.state.users.size }, "snapshot written");
-    } catch (err) {
-      this.deps.log.warn({ err }, "writing a snapshot failed; the next one will cover it");
+      state = await this.state.saveInSteps(() => new Promise((r) => setImmediate(r)));
+    } finally {
+      this.#taking = false;
     }
+    const bytes = msgpack.encode({ seq, state } satisfies Snapshot);
+    const users = this.state.users.size;
+    this.#uploading = (async () => {
+      try {
+        await this.deps.snapshots.putBlob({ name: snapshotName(this.id) }, bytes);
+        this.#snapshotSeq = seq;
+        this.stats.snapshots++;
+        this.deps.log.debug({ seq, bytes: bytes.length, users }, "snapshot written");
+      } catch (err) {
+        this.deps.log.warn({ err }, "writing a snapshot failed; the next one will cover it");
+      } finally {
+        this.#uploading = undefined;
+      }
+    })();
+    if (wait) await this.#uploading;
   }
 
   /** A dead letter for a command of message `seq`, with an id so a replay stores it once. */
@@ -513,6 +541,7 @@ export class PartitionRunner {
     await this.#messages?.close().catch(() => undefined);
     await this.#done.catch(() => undefined);
     await this.#flush();
-    await this.#snapshot();
+    await this.#uploading;
+    await this.#snapshot(true);
   }
 }
