@@ -141,4 +141,7 @@ if (process.env.NATS_URL) {
     await stopAll(1);
   }
 }
-for (const w of WORKERS) start(w, process.execPath, [join("packages", w, "dist", "main.js")], env);
+// presence-actor: a larger young generation keeps major GC pauses short (docs/ARCHITECTURE.md).
+const nodeFlags = (w) => (w === "presence-actor" ? ["--max-semi-space-size=64"] : []);
+for (const w of WORKERS)
+  start(w, process.execPath, [...nodeFlags(w), join("packages", w, "dist", "main.js")], env);

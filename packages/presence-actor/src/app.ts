@@ -42,6 +42,13 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
   const owner = `${process.pid}-${nuid.next()}`;
   const runners = new Map<number, PartitionRunner>();
   const publisher = new StreamPublisher(nc);
+  let restores: Promise<unknown> = Promise.resolve();
+  /** One partition restores its snapshot at a time. */
+  const restoring = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = restores.then(work);
+    restores = run.catch(() => undefined);
+    return run;
+  };
 
   const leases: Leases = new Leases(
     leaseKv,
@@ -63,6 +70,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
             owner,
             snapshotIntervalMs: config.snapshotIntervalMs,
             leaseValid: () => leases.valid(p),
+            restoring,
             onHalt(err) {
               if (runners.get(p) === runner) runners.delete(p);
               // Fenced: the partition is someone else's. Failed: give it back to be started again.

@@ -58,6 +58,8 @@ export interface RunnerOptions {
   readonly snapshotIntervalMs: number;
   /** Whether our lease is still valid by our own clock; checked before every append. */
   leaseValid(): boolean;
+  /** Runs the reading and restoring of the snapshot (the process lets one partition at a time). */
+  restoring?<T>(work: () => Promise<T>): Promise<T>;
   /**
    * Called once when the runner stops on its own: fenced (another owner has the partition), or
    * a failure that left its state ahead of what is stored (it must start again from there).
@@ -84,6 +86,17 @@ export const MAX_PENDING_OUTPUTS = 4096;
 const PUBLISH_WINDOW = 1024;
 /** How often the watchdog looks for a silent consumer; two quiet checks restart it. */
 export const STALL_CHECK_MS = 2000;
+/** How long reading a snapshot may take before it is tried again. */
+const SNAPSHOT_READ_TIMEOUT_MS = 60_000;
+
+/** `work`, or a rejection after `ms`. */
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 /** An output to store: an event or fact, or a dead letter (with its reason in a header). */
 interface Append extends Publication {
@@ -174,14 +187,19 @@ export class PartitionRunner {
   async #start(): Promise<void> {
     const { jsm, log } = this.deps;
     await this.#claim();
-    const snapshot = await this.#loadSnapshot();
+    // One partition of the process restores at a time: restoring is CPU-bound, and many large
+    // snapshots read at once starve each other's reads of the event loop.
+    const snapshot = await (this.opts.restoring ?? ((work) => work()))(async () => {
+      const snap = await this.#loadSnapshot();
+      if (snap !== undefined && !this.#stopped) {
+        this.state = Partition.restore(snap.state, this.#partitionOptions());
+        this.#applied = this.#stored = this.#snapshotSeq = snap.seq;
+        this.#replayTo = Math.max(this.#replayTo, snap.seq);
+        this.stats.restoredUsers = this.state.users.size;
+      }
+      return snap;
+    });
     if (this.#stopped) return;
-    if (snapshot !== undefined) {
-      this.state = Partition.restore(snapshot.state, this.#partitionOptions());
-      this.#applied = this.#stored = this.#snapshotSeq = snapshot.seq;
-      this.#replayTo = Math.max(this.#replayTo, snapshot.seq);
-      this.stats.restoredUsers = this.state.users.size;
-    }
     const subject = internalSubjects.commands(this.id);
     const last = await jsm.streams.getMessage(streams.commands, { last_by_subj: subject });
     this.#lastAtStart = last?.seq ?? 0;
@@ -305,8 +323,13 @@ export class PartitionRunner {
   }
 
   async #loadSnapshot(): Promise<Snapshot | undefined> {
+    // A read that hangs (its consumer lost, or starved) is abandoned and tried again.
     const bytes = await this.#retry("reading the snapshot", () =>
-      this.deps.snapshots.getBlob(snapshotName(this.id)),
+      withTimeout(
+        this.deps.snapshots.getBlob(snapshotName(this.id)),
+        SNAPSHOT_READ_TIMEOUT_MS,
+        "reading the snapshot",
+      ),
     );
     if (bytes === null) return undefined;
     try {

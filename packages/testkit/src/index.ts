@@ -8,4 +8,11 @@ export {
   natsServerBinary,
 } from "./nats-server.js";
 export { StopWaiting, type WaitOptions, WaitTimeoutError, waitFor } from "./wait.js";
-export { type Exit, repoRoot, type WorkerName, WorkerProcess, workerEntry } from "./worker-process.js";
+export {
+  type Exit,
+  repoRoot,
+  type WorkerName,
+  WorkerProcess,
+  workerEntry,
+  workerNodeFlags,
+} from "./worker-process.js";

@@ -20,6 +20,15 @@ export function workerEntry(name: WorkerName): string {
   return join(repoRoot, "packages", name, "dist", "main.js");
 }
 
+/**
+ * Node flags a worker runs with, as `npm start` and docker-compose run it: presence-actor
+ * holds every user of its partitions in its heap, and a larger young generation keeps short-
+ * lived garbage out of the old one (major GC pauses at a million users are about halved).
+ */
+export function workerNodeFlags(name: WorkerName): string[] {
+  return name === "presence-actor" ? ["--max-semi-space-size=64"] : [];
+}
+
 /** Workers still running; killed if the test process exits without disposing of them. */
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -60,7 +69,7 @@ export class WorkerProcess implements AsyncDisposable {
   static spawn(name: WorkerName, env: Record<string, string>): WorkerProcess {
     const entry = workerEntry(name);
     if (!existsSync(entry)) throw new Error(`${entry} does not exist: build the workers first (pnpm build)`);
-    const proc = spawn(process.execPath, [entry], {
+    const proc = spawn(process.execPath, [...workerNodeFlags(name), entry], {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
