@@ -9,7 +9,8 @@
  * (c) Offline detection lag: every 10th user heartbeats with a short ttl so the deadlines fall
  *     evenly over the window (the others stay live); lag = offline event received − its
  *     `at_ms` (deadline + grace, and grace is 0). Baseline: the same keys and ttls in Redis
- *     and its keyspace `expired` notifications.
+ *     and its keyspace `expired` notifications. Measured again at the end with the same users
+ *     spread over 4 presence-actor processes (3 join; the partitions rebalance onto them).
  * (f) Recovery: the process stops cleanly (snapshots written) and a new one starts: time until
  *     every partition is caught up. Then one heartbeat per user more, kill -9, and a new one
  *     again: it restores the snapshots and replays everything after them (periodic snapshots
@@ -38,6 +39,19 @@ const PREFIX = "pop-";
 /** One user in ten times out during (c). */
 const SHORT_EVERY = 10;
 const NAIVE_USERS = 20_000;
+/**
+ * (c) is measured again with the same users spread over this many presence-actor processes
+ * (joined to the running one: the partitions rebalance onto them): a major GC pause grows
+ * with the heap of one process, and the lag's p99 with it.
+ */
+const SPREAD = 4;
+
+/** Redis keyspace-notification lags of (c), measured once and shown next to both runs. */
+interface RedisLag {
+  readonly base: ReturnType<typeof percentiles>;
+  readonly atLeast: boolean;
+  readonly detail: Record<string, unknown>;
+}
 /**
  * Partition leases of this deployment: the default ttl. After the kill -9 of (f) the bench
  * waits this long before starting the new process (until the dead one's leases expired); that
@@ -96,8 +110,17 @@ export async function measurePopulation(
     note(`${label}: loaded in ${(load.ms / 1000).toFixed(1)} s (${loadRate.toLocaleString("en")} users/s)`);
 
     if (which.d) out.push(...(await memory(stack, before as ActorStats, loadRate)));
-    if (which.c) out.push(...(await offline(stack, redis, opts)));
+    let baseline: RedisLag | undefined;
+    if (which.c) {
+      const c = await offline(stack, redis, opts, 1);
+      out.push(...c.figures);
+      baseline = c.baseline;
+    }
     if (which.f) out.push(...(await recovery(stack, users)));
+    if (which.c) {
+      await spread(stack, SPREAD, users);
+      out.push(...(await offline(stack, redis, opts, SPREAD, baseline)).figures);
+    }
   } finally {
     await stack.dispose();
   }
@@ -153,7 +176,36 @@ async function memory(stack: HeraldStack, before: ActorStats, loadRate: number):
   ];
 }
 
-async function offline(stack: HeraldStack, redis: RedisServer, opts: Options): Promise<Figure[]> {
+/** Starts presence-actors up to `n` and waits until the partitions have moved and caught up. */
+async function spread(stack: HeraldStack, n: number, users: number): Promise<void> {
+  const started = Date.now();
+  note(`c: ${n - stack.running("presence-actor").length} more presence-actor processes join`);
+  while (stack.running("presence-actor").length < n) stack.spawn("presence-actor");
+  for (;;) {
+    stack.checkAlive();
+    const all = await stack.actorStats({ timeoutMs: 30_000 }).catch(() => [] as ActorStats[]);
+    const held = all.map((s) => s.partitions.length);
+    if (
+      all.length === n &&
+      held.every((h) => h > 0) &&
+      sum(all, "caught_up") === stack.partitions &&
+      sum(all, "users") === users
+    ) {
+      note(`c: partitions spread over ${n} processes (${held.join(" / ")}) in ${Date.now() - started} ms`);
+      return;
+    }
+    if (Date.now() - started > 300_000) throw new Error(`c: partitions did not spread over ${n} processes`);
+    await sleep(500);
+  }
+}
+
+async function offline(
+  stack: HeraldStack,
+  redis: RedisServer,
+  opts: Options,
+  processes: number,
+  measured?: RedisLag,
+): Promise<{ figures: Figure[]; baseline: RedisLag }> {
   const users = opts.users;
   const short = Math.ceil(users / SHORT_EVERY);
   const spreadMs = opts.windowMs;
@@ -197,8 +249,44 @@ async function offline(stack: HeraldStack, redis: RedisServer, opts: Options): P
     await collector.stop();
   }
   const herald = percentiles(lags, Math.max(0, short - lags.length));
-  note(`c: Herald offline lag p50 ${r2(herald.p50)} p99 ${r2(herald.p99)} max ${r2(herald.max)} ms`);
+  note(
+    `c: Herald offline lag (${processes} presence-actor) p50 ${r2(herald.p50)} p99 ${r2(herald.p99)} max ${r2(herald.max)} ms`,
+  );
+  const baseline = measured ?? (await redisLag(redis, users, short, spreadMs, waitMs));
+  const { base, atLeast } = baseline;
+  const detail = {
+    users,
+    timingOut: short,
+    processes,
+    spreadMs,
+    waitAfterLastDeadlineMs: waitMs,
+    herald: { ...herald, p50: r2(herald.p50), p99: r2(herald.p99), max: r2(herald.max) },
+    redis: baseline.detail,
+  };
+  const where = processes === 1 ? "" : `, over ${processes} presence-actors`;
+  const row = (id: string, what: "p50" | "p99" | "max"): Figure => ({
+    id: processes === 1 ? id : `${id}.x${processes}`,
+    name: `(c) offline detection lag, ${what} (${short.toLocaleString("en")} of ${users.toLocaleString("en")} users time out${where})`,
+    value: r2(herald[what]),
+    unit: "ms",
+    better: "lower",
+    baselines: [{ name: "Redis expired notification", value: r2(base[what]), atLeast }],
+    ...(what === "p99"
+      ? { target: "≤ 250 ms", targetValue: 250, pass: herald.p99 !== null && herald.p99 <= 250 }
+      : {}),
+    ...(what === "p50" ? { detail } : {}),
+  });
+  return { figures: [row("c.p50", "p50"), row("c.p99", "p99"), row("c.max", "max")], baseline };
+}
 
+/** The Redis baseline of (c): the same keys and ttls, lag of the `expired` notifications. */
+async function redisLag(
+  redis: RedisServer,
+  users: number,
+  short: number,
+  spreadMs: number,
+  waitMs: number,
+): Promise<RedisLag> {
   note(`c: Redis baseline: ${users.toLocaleString("en")} keys, ${short.toLocaleString("en")} expiring`);
   const rx = await Child.spawn<RedisExpiryApi>("redis-expiry");
   let rr: Awaited<ReturnType<RedisExpiryApi["run"]>>;
@@ -220,13 +308,10 @@ async function offline(stack: HeraldStack, redis: RedisServer, opts: Options): P
   const base = percentiles([...rr.lags, ...rr.unnotified]);
   const atLeast = rr.missed > 0;
   note(`c: Redis expired-notification lag p50 ${r2(base.p50)} p99 ${r2(base.p99)} ms, missed ${rr.missed}`);
-  const detail = {
-    users,
-    timingOut: short,
-    spreadMs,
-    waitAfterLastDeadlineMs: waitMs,
-    herald: { ...herald, p50: r2(herald.p50), p99: r2(herald.p99), max: r2(herald.max) },
-    redis: {
+  return {
+    base,
+    atLeast,
+    detail: {
       ...base,
       p50: r2(base.p50),
       p99: r2(base.p99),
@@ -236,19 +321,6 @@ async function offline(stack: HeraldStack, redis: RedisServer, opts: Options): P
       keysLeft: rr.keysLeft,
     },
   };
-  const row = (id: string, what: "p50" | "p99" | "max"): Figure => ({
-    id,
-    name: `(c) offline detection lag, ${what} (${short.toLocaleString("en")} of ${users.toLocaleString("en")} users time out)`,
-    value: r2(herald[what]),
-    unit: "ms",
-    better: "lower",
-    baselines: [{ name: "Redis expired notification", value: r2(base[what]), atLeast }],
-    ...(what === "p99"
-      ? { target: "≤ 250 ms", targetValue: 250, pass: herald.p99 !== null && herald.p99 <= 250 }
-      : {}),
-    ...(what === "p50" ? { detail } : {}),
-  });
-  return [row("c.p50", "p50"), row("c.p99", "p99"), row("c.max", "max")];
 }
 
 /** From a worker's JSON log: the times of its first "partition started" and last "caught up". */

@@ -39,6 +39,8 @@ export class Leases {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Partitions being stopped to give their leases back; still held and renewed meanwhile. */
+  readonly #releasing = new Map<number, Promise<void>>();
 
   constructor(
     private readonly kv: KV,
@@ -115,7 +117,10 @@ export class Leases {
     this.log.debug({ owners, share, held: this.held }, "lease round");
 
     // Give back what is over our share, so a process that joined gets its part.
-    while (this.#held.size > share) await this.#release(Math.max(...this.#held.keys()));
+    // Not awaited: stopping a large partition takes a while, and the next rounds must renew the
+    // leases meanwhile (its own included, until it has stored what it applied).
+    const keep = () => [...this.#held.keys()].filter((p) => !this.#releasing.has(p));
+    while (keep().length > share) void this.#release(Math.max(...keep()));
     // Take free or expired leases up to our share.
     for (const [p, { value, revision }] of current) {
       if (this.#held.size >= share) break;
@@ -206,14 +211,25 @@ export class Leases {
    * Stops the partition, then gives its lease back. The lease is held (and valid) while the
    * partition stops, so it can still store what it applied and write its snapshot.
    */
-  async #release(p: number): Promise<void> {
-    await this.handlers.released(p);
-    const revision = this.#held.get(p)?.revision;
-    this.#held.delete(p);
-    if (revision !== undefined) {
-      await this.kv.delete(key(p), { previousSeq: revision }).catch(() => undefined);
+  #release(p: number): Promise<void> {
+    let releasing = this.#releasing.get(p);
+    if (releasing === undefined) {
+      releasing = (async () => {
+        try {
+          await this.handlers.released(p);
+        } finally {
+          const revision = this.#held.get(p)?.revision;
+          this.#held.delete(p);
+          this.#releasing.delete(p);
+          if (revision !== undefined) {
+            await this.kv.delete(key(p), { previousSeq: revision }).catch(() => undefined);
+          }
+          this.log.info({ partition: p }, "lease released");
+        }
+      })();
+      this.#releasing.set(p, releasing);
     }
-    this.log.info({ partition: p }, "lease released");
+    return releasing;
   }
 
   /** Stops renewing and gives every lease back (after its partition stopped). */
