@@ -124,21 +124,22 @@ export class Partition {
     this.advance(cmd.at_ms, out);
     this.stats.commands++;
     const at = this.clock;
-    const result: Outputs = { events: [], facts: [] };
-    const timers: TimerOp[] = [];
     // One lookup per command; and one string per user in memory, the one its entity holds
     // (commands bring new copies).
     const known = this.users.get(cmd.user);
+    if (cmd.type === "heartbeat" && known?.isLive(cmd.conn) === true) {
+      // The hot path: a live conn's heartbeat only moves its deadline. No transition, and
+      // nothing else can be due (every timer due by the clock fired above).
+      this.stats.heartbeatsNoChange++;
+      this.#armTtl(known.context.user, cmd.conn, at + cmd.ttl_ms, cmd.ttl_ms);
+      return;
+    }
     const user = known?.context.user ?? cmd.user;
+    const result: Outputs = { events: [], facts: [] };
+    const timers: TimerOp[] = [];
     switch (cmd.type) {
       case "heartbeat": {
         const entity = this.#entity(known, user, timers);
-        if (entity.isLive(cmd.conn)) {
-          // The hot path: a live conn's heartbeat only moves its deadline. No transition.
-          this.stats.heartbeatsNoChange++;
-          this.#armTtl(user, cmd.conn, at + cmd.ttl_ms, cmd.ttl_ms);
-          break;
-        }
         this.#step(entity, { type: "CONNECT", conn: cmd.conn, at }, result, timers);
         this.#armTtl(user, cmd.conn, at + cmd.ttl_ms, cmd.ttl_ms);
         break;
@@ -353,10 +354,10 @@ export class Partition {
 
   #armTtl(user: string, conn: string, at: number, ttl: number): void {
     const key = this.#ttlKey(user, conn);
-    const payload = this.timers.payload(key);
-    // The hot path: same ttl, only the deadline moves (no new objects).
-    if (payload instanceof ConnDeadline && payload.ttl === ttl) this.timers.schedule(key, at, payload);
-    else this.timers.schedule(key, at, new ConnDeadline(conn, ttl));
+    // The hot path: same ttl, only the deadline moves (one lookup, no new objects).
+    const payload = this.timers.reschedule(key, at);
+    if (!(payload instanceof ConnDeadline && payload.ttl === ttl))
+      this.timers.schedule(key, at, new ConnDeadline(conn, ttl));
   }
 
   #applyTimers(user: string, ops: readonly TimerOp[]): void {

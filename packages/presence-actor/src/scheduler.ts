@@ -54,8 +54,23 @@ export class Scheduler<T> {
       this.#up(created.index);
       return;
     }
-    entry.at = at;
     entry.payload = payload;
+    this.#move(entry, at);
+  }
+
+  /**
+   * Moves `key`'s deadline to `at`, keeping its payload, and returns the payload; undefined
+   * (and nothing scheduled) when `key` has no timer. One lookup: the heartbeat's hot path.
+   */
+  reschedule(key: string, at: number): T | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#move(entry, at);
+    return entry.payload;
+  }
+
+  #move(entry: Entry<T>, at: number): void {
+    entry.at = at;
     // Later: O(1), the heap position stays until it comes up. Earlier: move it up now.
     if (at < entry.heapAt) {
       entry.heapAt = at;
