@@ -145,10 +145,11 @@ export class KvFeed {
     }, WATCH_CHECK_MS);
     watchdog.unref();
     this.#stops.push(() => clearInterval(watchdog));
+    // Stops whichever watch is current (the variable moves on when a watch starts again).
+    this.#stops.push(() => watch.stop());
     this.#loops.push(
       (async () => {
         for (let attempt = 0; ; ) {
-          this.#stops.push(() => watch.stop());
           try {
             for await (const entry of watch) {
               revision = entry.revision;

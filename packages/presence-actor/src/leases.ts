@@ -120,7 +120,10 @@ export class Leases {
     // Not awaited: stopping a large partition takes a while, and the next rounds must renew the
     // leases meanwhile (its own included, until it has stored what it applied).
     const keep = () => [...this.#held.keys()].filter((p) => !this.#releasing.has(p));
-    while (keep().length > share) void this.#release(Math.max(...keep()));
+    while (keep().length > share) {
+      const p = Math.max(...keep());
+      this.#release(p).catch((err: unknown) => this.log.warn({ partition: p, err }, "stopping failed"));
+    }
     // Take free or expired leases up to our share.
     for (const [p, { value, revision }] of current) {
       if (this.#held.size >= share) break;
@@ -150,7 +153,9 @@ export class Leases {
     await Promise.all(
       [...this.#held].map(async ([p, { revision }]) => {
         try {
-          this.#held.set(p, this.#lease(now, await this.kv.update(key(p), this.#value(now), revision)));
+          const renewed = await this.kv.update(key(p), this.#value(now), revision);
+          // Given back meanwhile (a release finished while this renewal was in flight): not ours.
+          if (this.#held.get(p)?.revision === revision) this.#held.set(p, this.#lease(now, renewed));
         } catch (err) {
           if (!/wrong last sequence/i.test((err as Error).message)) {
             this.log.warn({ partition: p, err }, "lease renewal failed; trying again next round");
@@ -158,14 +163,17 @@ export class Leases {
           }
           // Our own earlier renewal may have landed with its reply lost: then the key is ours.
           const e = await this.kv.get(key(p)).catch(() => null);
+          const held = this.#held.get(p);
+          if (held?.revision !== revision) return;
           if (e?.operation === "PUT" && e.json<LeaseValue>().owner === this.opts.owner) {
-            this.#held.set(p, { ...(this.#held.get(p) ?? this.#lease(0, 0)), revision: e.revision });
+            this.#held.set(p, { ...held, revision: e.revision });
             return;
           }
-          if (this.#held.get(p)?.revision !== revision) return;
           this.log.warn({ partition: p }, "lease lost");
           this.#held.delete(p);
-          void this.handlers.released(p);
+          this.handlers
+            .released(p)
+            .catch((e2: unknown) => this.log.warn({ partition: p, err: e2 }, "stopping failed"));
         }
       }),
     );
@@ -236,10 +244,13 @@ export class Leases {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#round;
-    // All at once: each partition stores what it holds and writes its snapshot.
-    await Promise.all([...this.#held.keys()].map((p) => this.#release(p)));
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    await this.#round;
+    try {
+      // All at once: each partition stores what it holds and writes its snapshot.
+      await Promise.all([...this.#held.keys()].map((p) => this.#release(p)));
+    } finally {
+      if (this.#timer !== undefined) clearInterval(this.#timer);
+      await this.#round;
+    }
     await this.kv.delete(`${OWNER_PREFIX}${this.opts.owner}`).catch(() => undefined);
   }
 }

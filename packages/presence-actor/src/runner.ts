@@ -94,6 +94,7 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    timer.unref();
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
@@ -127,6 +128,8 @@ export class PartitionRunner {
   /** A snapshot is being taken (the consumer loop waits for it). */
   #taking = false;
   #uploading: Promise<void> | undefined;
+  /** The watchdog's check in progress (stop() waits for it: it may be creating a consumer). */
+  #watching: Promise<void> = Promise.resolve();
   /** `#applied` at the last watchdog check, and how many checks in a row saw it stuck. */
   #watched = { delivered: 0, quiet: 0, busy: false };
   #snapshotSeq = 0;
@@ -190,6 +193,7 @@ export class PartitionRunner {
     // One partition of the process restores at a time: restoring is CPU-bound, and many large
     // snapshots read at once starve each other's reads of the event loop.
     const snapshot = await (this.opts.restoring ?? ((work) => work()))(async () => {
+      if (this.#stopped) return undefined; // stopped while waiting for its turn
       const snap = await this.#loadSnapshot();
       if (snap !== undefined && !this.#stopped) {
         this.state = Partition.restore(snap.state, this.#partitionOptions());
@@ -217,7 +221,9 @@ export class PartitionRunner {
       "partition started",
     );
     if (this.#stopped) return;
-    this.#watchdog = setInterval(() => void this.#watch(), STALL_CHECK_MS);
+    this.#watchdog = setInterval(() => {
+      this.#watching = this.#watch();
+    }, STALL_CHECK_MS);
     this.#watchdog.unref();
   }
 
@@ -280,7 +286,11 @@ export class PartitionRunner {
       const old = this.#messages;
       await old?.close().catch(() => undefined);
       await this.#done.catch(() => undefined);
-      if (!this.#stopped && this.#messages === old) await this.#consume().catch((err) => this.#halt(err));
+      if (!this.#stopped && this.#messages === old) {
+        await this.#consume().catch((err: Error) => {
+          if (!this.#stopped) this.#halt(err);
+        });
+      }
     } catch (err) {
       if (!this.#stopped) this.deps.log.debug({ err }, "watchdog check failed");
     } finally {
@@ -561,6 +571,7 @@ export class PartitionRunner {
     this.#stopped = true;
     clearInterval(this.#watchdog);
     await this.#starting.catch(() => undefined);
+    await this.#watching;
     await this.#messages?.close().catch(() => undefined);
     await this.#done.catch(() => undefined);
     await this.#flush();

@@ -49,7 +49,7 @@ export class StreamPublisher {
     private readonly nc: NatsConnection,
     private readonly timeoutMs = 5000,
   ) {
-    nc.subscribe(`${this.#prefix}.*`, { callback: (_err, m) => this.#onReply(m) });
+    this.#subscribe();
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type !== "reconnect") continue;
@@ -58,6 +58,24 @@ export class StreamPublisher {
           this.#fail(g, new PublishError("reconnected to NATS; acknowledgements may be lost"));
       }
     })();
+  }
+
+  /**
+   * The replies' subscription. If it fails (say, a permissions violation on the inbox), every
+   * group in flight fails and it is made again.
+   */
+  #subscribe(): void {
+    this.nc.subscribe(`${this.#prefix}.*`, {
+      callback: (err, m) => {
+        if (err === null) {
+          this.#onReply(m);
+          return;
+        }
+        for (const g of new Set(this.#pending.values()))
+          this.#fail(g, new PublishError(`the reply subscription failed: ${err.message}`));
+        if (!this.nc.isClosed()) this.#subscribe();
+      },
+    });
   }
 
   /** Messages awaiting their acknowledgement. */
