@@ -39,6 +39,8 @@ export class Leases {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> = Promise.resolve();
   #closed = false;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #renewing: Promise<void> | undefined;
   /** Partitions being stopped to give their leases back; still held and renewed meanwhile. */
   readonly #releasing = new Map<number, Promise<void>>();
 
@@ -79,20 +81,33 @@ export class Leases {
     return this.#round;
   }
 
-  /** Runs a first round now, then one every `renewMs`. */
+  /**
+   * Runs a first round now, then one every `renewMs`; renewals also run on a timer of their
+   * own, so a slow round (a read that waits for its timeout) never holds them up.
+   */
   async start(): Promise<void> {
     await this.#run();
     this.#timer = setInterval(() => void this.#run(), this.opts.renewMs);
+    this.#renewTimer = setInterval(() => void this.#renewNow(), this.opts.renewMs);
   }
 
   #run(): Promise<void> {
     this.#round = this.#round
-      // While closing, leases are only renewed: the partitions being stopped still store.
-      .then(() => (this.#closed ? this.#renew(Date.now()) : this.round()))
+      .then(() => (this.#closed ? undefined : this.round()))
       .catch((err: unknown) => {
         this.log.warn({ err }, "lease round failed");
       });
     return this.#round;
+  }
+
+  /** Renews what we hold, unless a renewal is in flight already (then waits for that one). */
+  #renewNow(): Promise<void> {
+    this.#renewing ??= this.#renew(Date.now())
+      .catch((err: unknown) => this.log.warn({ err }, "lease renewal failed"))
+      .finally(() => {
+        this.#renewing = undefined;
+      });
+    return this.#renewing;
   }
 
   #value(now: number): Uint8Array {
@@ -107,7 +122,7 @@ export class Leases {
    */
   async round(): Promise<void> {
     const now = Date.now();
-    await this.#renew(now);
+    await this.#renewNow();
     const [current, owners] = await Promise.all([
       this.#read(),
       this.#owners(now),
@@ -248,8 +263,11 @@ export class Leases {
       // All at once: each partition stores what it holds and writes its snapshot.
       await Promise.all([...this.#held.keys()].map((p) => this.#release(p)));
     } finally {
-      if (this.#timer !== undefined) clearInterval(this.#timer);
+      // Renewals go on until here: the partitions being stopped still store what they applied.
+      clearInterval(this.#timer);
+      clearInterval(this.#renewTimer);
       await this.#round;
+      await this.#renewing;
     }
     await this.kv.delete(`${OWNER_PREFIX}${this.opts.owner}`).catch(() => undefined);
   }
