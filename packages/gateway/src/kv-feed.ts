@@ -6,12 +6,15 @@
  */
 import { buckets, compile, type MemberDoc, type StatusDoc, schemas } from "@herald/protocol";
 import type { Logger } from "@herald/runtime";
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { PresenceView } from "./view.js";
 
 /** How often a watch is checked for silence; two quiet checks behind the bucket restart it. */
 export const WATCH_CHECK_MS = 2000;
+/** Timeout of the feed's JetStream requests (making a watch, the bucket's status). */
+const WATCH_REQUEST_TIMEOUT_MS = 2000;
 
 const checkStatus = compile(schemas.StatusDoc);
 const checkMember = compile(schemas.MemberDoc);
@@ -53,7 +56,9 @@ export class KvFeed {
     hooks: FeedHooks = {},
   ): Promise<KvFeed> {
     const feed = new KvFeed();
-    const kvm = new Kvm(nc);
+    // Short request timeouts: on nats-server 2.9 a new watch's consumer may be placed on a
+    // cluster node that is down, and its creation then waits for the timeout before another try.
+    const kvm = new Kvm(jetstream(nc, { timeout: WATCH_REQUEST_TIMEOUT_MS }));
     const status: Target<StatusDoc> = {
       bucket: buckets.status,
       check: checkStatus,
