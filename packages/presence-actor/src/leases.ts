@@ -116,9 +116,8 @@ export class Leases {
   }
 
   /**
-   * One round: renew ours (first, all at once: a renewal must never wait behind the rest), then
-   * read the leases and the live owners, give back what is over our share and take free leases
-   * up to it.
+   * One round: renew ours (or wait for the renewal in flight), then read the leases and the
+   * live owners, give back what is over our share and take free leases up to it.
    */
   async round(): Promise<void> {
     const now = Date.now();
@@ -160,9 +159,9 @@ export class Leases {
 
   /**
    * Renews every lease we hold by compare-and-set on the revision we wrote. A lease someone
-   * else wrote since is lost: its partition stops (not awaited, so the round goes on). A
-   * renewal that failed otherwise (a timeout) is tried again next round; the lease stays valid
-   * until its time runs out, and the runner fences itself then.
+   * else wrote since is lost: its partition stops (not awaited). A renewal that failed
+   * otherwise (a timeout) is tried again at the next renewal; the lease stays valid until its
+   * time runs out, and the runner fences itself then.
    */
   async #renew(now: number): Promise<void> {
     await Promise.all(
@@ -173,7 +172,7 @@ export class Leases {
           if (this.#held.get(p)?.revision === revision) this.#held.set(p, this.#lease(now, renewed));
         } catch (err) {
           if (!/wrong last sequence/i.test((err as Error).message)) {
-            this.log.warn({ partition: p, err }, "lease renewal failed; trying again next round");
+            this.log.warn({ partition: p, err }, "lease renewal failed; trying again at the next one");
             return;
           }
           // Our own earlier renewal may have landed with its reply lost: then the key is ours.

@@ -385,7 +385,7 @@ export class PartitionRunner {
       if (!replaying) this.#pending.push(this.#deadLetter(m.data, err.message, seq, 0));
     }
     if (batch !== undefined) {
-      const out: Outgoing[] = replaying ? [] : (this.#pending as Outgoing[]);
+      const out: Outgoing[] = replaying ? [] : this.#pending;
       for (const [i, cmd] of batch.cmds.entries()) this.state.apply(cmd, `${this.id}.${seq}.${i}`, out);
       if (batch.tick !== undefined) {
         this.state.advance(batch.tick, out);
