@@ -4,7 +4,7 @@
  * buckets held when watching began: the watch marks the last of them (and every later one) as
  * an update; a bucket that was empty delivers none, which its status tells.
  */
-import { buckets, compile, type MemberDoc, type StatusDoc, schemas } from "@herald/protocol";
+import { buckets, compile, internalSchemas, type MemberDoc, type StatusDoc, schemas } from "@herald/protocol";
 import type { Logger } from "@herald/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KvWatchEntry } from "@nats-io/kv";
@@ -17,7 +17,7 @@ export const WATCH_CHECK_MS = 2000;
 const WATCH_REQUEST_TIMEOUT_MS = 2000;
 
 const checkStatus = compile(schemas.StatusDoc);
-const checkMember = compile(schemas.MemberDoc);
+const checkMember = compile(internalSchemas.MemberDoc);
 
 export interface FeedHooks {
   /** A member appeared in (or changed in) the view. */

@@ -1,8 +1,9 @@
 /**
- * Codecs: public messages are JSON (any NATS client can read them); internal messages are
- * msgpack with plain maps (no shared record structures), so every reader decodes every
- * message on its own and the format stays stable across versions.
+ * Internal codecs: internal messages are msgpack with plain maps (no shared record
+ * structures), so every reader decodes every message on its own and the format stays stable
+ * across versions. Public messages are JSON (`json` in @herald/contract).
  */
+import { compile } from "@herald/contract";
 import { Packr } from "msgpackr";
 import { InvalidMessageError } from "./errors.js";
 import {
@@ -13,21 +14,6 @@ import {
   type Fact,
   Fact as FactSchema,
 } from "./schemas.js";
-import { compile } from "./validate.js";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** Public JSON codec. */
-export const json = {
-  encode(value: unknown): Uint8Array {
-    return encoder.encode(JSON.stringify(value));
-  },
-  /** Parses UTF-8 JSON; throws SyntaxError on bad input. */
-  decode(bytes: Uint8Array): unknown {
-    return JSON.parse(decoder.decode(bytes));
-  },
-};
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
 

@@ -1,78 +1,17 @@
 /**
- * Every subject, stream, consumer and bucket name Herald uses, defined once. Public names are
- * fixed by CONTRACT.md; internal ones (`herald.*`, `HERALD_*`, `herald_*`) are the project's own.
+ * Every internal subject, stream, consumer and bucket name Herald uses, defined once
+ * (`herald.*`, `HERALD_*`, `herald_*`). The public names fixed by CONTRACT.md are in
+ * @herald/contract (`subjects`, `STATUS_BUCKET`).
  */
-import { encodeToken } from "./tokens.js";
+import { encodeToken, STATUS_BUCKET } from "@herald/contract";
 
 /** The worker processes (CONTRACT.md §2): each runs as `node packages/<name>/dist/main.js`. */
 export const COMPONENTS = ["gateway", "presence-actor", "status-projector"] as const;
 export type Component = (typeof COMPONENTS)[number];
 
-/** The NATS micro service that answers the request-reply API (CONTRACT.md §4). */
-export const SERVICE_NAME = "presence";
-
-/** Commands that change state (CONTRACT.md §4, "Commands"). */
-export const COMMAND_METHODS = [
-  "heartbeat",
-  "disconnect",
-  "update_user_status",
-  "delete_user_status",
-  "join",
-  "update",
-  "leave",
-  "set_status",
-] as const;
-
-/** Read-only methods, answered from the projections. */
-export const QUERY_METHODS = [
-  "get_user_status",
-  "presence",
-  "presence_stats",
-  "channel_users",
-  "user_channels",
-  "is_present",
-  "history",
-  "status_at",
-] as const;
-
-export type CommandMethod = (typeof COMMAND_METHODS)[number];
-export type QueryMethod = (typeof QUERY_METHODS)[number];
-export type Method = CommandMethod | QueryMethod;
-
-const METHODS: ReadonlySet<string> = new Set<string>([...COMMAND_METHODS, ...QUERY_METHODS]);
-
-export function isMethod(name: string): name is Method {
-  return METHODS.has(name);
-}
-
-export function isCommandMethod(name: string): name is CommandMethod {
-  return (COMMAND_METHODS as readonly string[]).includes(name);
-}
-
-const API_PREFIX = "presence.api.";
-const EVENTS_PREFIX = "presence.events.";
 const INTERNAL_EVENTS_PREFIX = "herald.ev.";
 const COMMANDS_PREFIX = "herald.cmd.";
 const FACTS_PREFIX = "herald.fact.";
-
-/** Public subjects (CONTRACT.md §4 and §5). */
-export const subjects = {
-  /** Everything the gateway serves: one dispatcher routes every method and the 404. */
-  api: `${API_PREFIX}>`,
-  /** The request subject of one API method. */
-  method: (method: string): string => `${API_PREFIX}${method}`,
-  /** The method named by an API subject, or undefined when the subject is not one. */
-  methodOf: (subject: string): string | undefined =>
-    subject.startsWith(API_PREFIX) ? subject.slice(API_PREFIX.length) : undefined,
-  /** Live status events of one user. */
-  userEvents: (user: string): string => `${EVENTS_PREFIX}user.${encodeToken(user)}`,
-  /** Live join/update/leave events of one channel. */
-  channelEvents: (channel: string): string => `${EVENTS_PREFIX}channel.${encodeToken(channel)}`,
-  /** Every live event. */
-  allEvents: `${EVENTS_PREFIX}>`,
-  allUserEvents: `${EVENTS_PREFIX}user.*`,
-  allChannelEvents: `${EVENTS_PREFIX}channel.*`,
-} as const;
 
 /**
  * Internal subjects. The events stream stores public events under `herald.ev.>` and the server
@@ -90,7 +29,6 @@ export const internalSubjects = {
   channelEvent: (channel: string): string => `${INTERNAL_EVENTS_PREFIX}channel.${encodeToken(channel)}`,
   allEvents: `${INTERNAL_EVENTS_PREFIX}>`,
   allUserEvents: `${INTERNAL_EVENTS_PREFIX}user.*`,
-  allChannelEvents: `${INTERNAL_EVENTS_PREFIX}channel.*`,
   /** The new `presence_status` document of a user. */
   userFact: (user: string): string => `${FACTS_PREFIX}user.${encodeToken(user)}`,
   /**
@@ -135,7 +73,7 @@ export const consumers = {
 /** KV bucket names. `presence_status` is public (CONTRACT.md §6); the rest are internal. */
 export const buckets = {
   /** key token(user) → the user's status document. */
-  status: "presence_status",
+  status: STATUS_BUCKET,
   /** key `token(channel).token(user).token(conn)` → one channel member. */
   members: "presence_members",
   /** presence-actor partition leases (compare-and-set on revision). */
@@ -165,8 +103,6 @@ export const headers = {
   msgId: "Nats-Msg-Id",
   /** Why a message was dead-lettered. */
   deadLetterReason: "Herald-Dead-Letter-Reason",
-  /** The encoding of an internal payload (`msgpack` or `json`). */
-  encoding: "Herald-Encoding",
   /**
    * On every KV value status-projector writes (and its dead letters): the events-stream
    * sequence of the fact the value comes from; a key never goes back to an earlier one.

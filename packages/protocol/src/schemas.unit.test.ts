@@ -1,3 +1,4 @@
+import { compile, json, limits, schemas as publicSchemas } from "@herald/contract";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -6,13 +7,17 @@ import {
   encodeCommandBatch,
   encodeFact,
   encodeTick,
-  json,
   msgpack,
 } from "./codec.js";
 import { InvalidMessageError } from "./errors.js";
-import { limits } from "./limits.js";
-import * as S from "./schemas.js";
-import { compile } from "./validate.js";
+import * as internal from "./schemas.js";
+
+/** The public and the internal schemas, and one registry of both. */
+const S = {
+  ...publicSchemas,
+  ...internal,
+  schemas: { ...publicSchemas.schemas, ...internal.internalSchemas },
+};
 
 const ID_RULE = "must be a string of 1 to 128 UTF-8 bytes without control characters";
 const CHANNEL_RULE = "must be a string of 1 to 256 UTF-8 bytes without control characters";
@@ -46,7 +51,7 @@ const leaveEvent = {
 };
 
 /** Every command type of the command stream, valid. */
-const commands: S.Command[] = [
+const commands: internal.Command[] = [
   { type: "heartbeat", user: "u", conn: "k", ttl_ms: 30_000, at_ms: 1 },
   { type: "disconnect", user: "u", conn: "k", at_ms: 2 },
   { type: "activity", user: "u", at_ms: 3 },
@@ -525,7 +530,7 @@ describe("command batch codec", () => {
   });
 
   it("round-trips odd ids, data and large times", () => {
-    const cmds: S.Command[] = [
+    const cmds: internal.Command[] = [
       {
         type: "join",
         user: "ユーザー.*>",
@@ -597,20 +602,20 @@ describe("command batch codec", () => {
   });
 
   it("rejects a bad command alone and keeps the others in order", () => {
-    const bad = { type: "activity", user: "a\u0000", at_ms: 1 } as unknown as S.Command;
-    const first = commands[0] as S.Command;
-    const last = commands[1] as S.Command;
+    const bad = { type: "activity", user: "a\u0000", at_ms: 1 } as unknown as internal.Command;
+    const first = commands[0] as internal.Command;
+    const last = commands[1] as internal.Command;
     const decoded = decodeCommandBatch(encodeCommandBatch([first, bad, last]));
     expect(decoded.cmds).toEqual([first, last]);
     expect(decoded.rejected).toEqual([{ index: 1, reason: `cmds[1].user: ${ID_RULE}`, value: bad }]);
-    const long = { type: "forget", user: "x".repeat(129), at_ms: 1 } as unknown as S.Command;
+    const long = { type: "forget", user: "x".repeat(129), at_ms: 1 } as unknown as internal.Command;
     expect(decodeCommandBatch(encodeCommandBatch([long])).rejected[0]?.reason).toBe(
       `cmds[0].user: ${ID_RULE}`,
     );
   });
 
   it("rejects an unknown command type and unknown fields", () => {
-    const unknown = { type: "explode", user: "u", at_ms: 1 } as unknown as S.Command;
+    const unknown = { type: "explode", user: "u", at_ms: 1 } as unknown as internal.Command;
     const decoded = decodeCommandBatch(encodeCommandBatch([unknown]));
     expect(decoded.cmds).toEqual([]);
     expect(decoded.rejected[0]?.reason).toMatch(/^cmds\[0\]/);
@@ -621,7 +626,7 @@ describe("command batch codec", () => {
 
 describe("fact codec", () => {
   it("round-trips facts and rejects bad ones", () => {
-    const fact: S.Fact = { type: "member", channel: "c.d", user: "é", conn: "*", doc: memberDoc };
+    const fact: internal.Fact = { type: "member", channel: "c.d", user: "é", conn: "*", doc: memberDoc };
     expect(decodeFact(encodeFact(fact))).toEqual(fact);
     expect(() => decodeFact(new Uint8Array([0xc1]))).toThrow(InvalidMessageError);
     const bad = msgpack.encode({ type: "user", user: "", doc: null });

@@ -9,7 +9,7 @@ import {
   UnknownMethodError,
 } from "./errors.js";
 import { limits } from "./limits.js";
-import { COMMAND_METHODS, QUERY_METHODS } from "./names.js";
+import { COMMAND_METHODS, QUERY_METHODS } from "./methods.js";
 
 const NOW = 1_900_000_000_000;
 const opts: ParseOptions = { maxTtlMs: 3_600_000, nowMs: NOW };

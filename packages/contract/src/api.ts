@@ -5,10 +5,10 @@
  * rejected command changes nothing.
  */
 
-import { json } from "./codec.js";
 import { InvalidParamsError, TooLargeError, UnknownMethodError } from "./errors.js";
+import { json } from "./json.js";
 import { limits, utf8Length } from "./limits.js";
-import { isMethod, type Method } from "./names.js";
+import { isMethod, type Method } from "./methods.js";
 import * as S from "./schemas.js";
 import { compile, type Validator } from "./validate.js";
 
