@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { type ApiRequest, type ParseOptions, parseParams, parseRequest } from "./api.js";
 import {
+  ConflictError,
   ErrorCode,
   HeraldError,
   InvalidParamsError,
+  NotReadyError,
+  RateLimitedError,
   TooLargeError,
   toHeraldError,
   UnknownMethodError,
@@ -394,15 +397,36 @@ describe("errors", () => {
     expect(toHeraldError("boom").toJSON()).toEqual({ error: { code: 500, message: "internal error" } });
   });
 
-  it("uses the contract's codes", () => {
-    expect(ErrorCode).toEqual({
-      InvalidParams: 400,
-      UnknownMethod: 404,
-      Conflict: 409,
-      TooLarge: 413,
-      RateLimited: 429,
-      Internal: 500,
-      NotReady: 503,
+  // The codes of CONTRACT.md §4, written out here rather than read from ErrorCode, so a wrong
+  // entry in the table fails: each class must answer its literal code, in its JSON too.
+  it.each<[string, () => HeraldError, ErrorClass, number]>([
+    ["InvalidParamsError", () => new InvalidParamsError("m"), InvalidParamsError, 400],
+    ["UnknownMethodError", () => new UnknownMethodError("m"), UnknownMethodError, 404],
+    ["ConflictError", () => new ConflictError("m"), ConflictError, 409],
+    ["TooLargeError", () => new TooLargeError("m"), TooLargeError, 413],
+    ["RateLimitedError", () => new RateLimitedError("slow down"), RateLimitedError, 429],
+    ["an unknown error", () => toHeraldError(new Error("x")), HeraldError, 500],
+    ["NotReadyError", () => new NotReadyError("m"), NotReadyError, 503],
+  ])("%s answers %i", (_name, make, cls, code) => {
+    const err = rejects(
+      () => {
+        throw make();
+      },
+      cls,
+      code,
+    );
+    expect(JSON.parse(JSON.stringify(err))).toEqual({ error: { code, message: err.message } });
+  });
+
+  it("RateLimitedError answers 429 with its message in its JSON", () => {
+    const err = new RateLimitedError("too many requests from u");
+    expect(JSON.parse(JSON.stringify(err))).toEqual({
+      error: { code: 429, message: "too many requests from u" },
     });
+    expect(toHeraldError(err)).toBe(err);
+  });
+
+  it("ErrorCode holds the contract's codes and no other", () => {
+    expect(Object.values(ErrorCode).sort((a, b) => a - b)).toEqual([400, 404, 409, 413, 429, 500, 503]);
   });
 });
