@@ -16,17 +16,22 @@ import { RecentJoins } from "./recent-joins.js";
 import { PresenceView } from "./view.js";
 
 const NOW = 1_700_000_000_000;
+/** User u's only stored event: online at 5 ms. */
+const ONLINE_AT_5 = { type: "status", user: "u", status: "online", prev: "offline", at_ms: 5 };
 
 function setup() {
   const appended: Command[][] = [];
   const state = { ready: true, now: NOW, fail: undefined as Error | undefined, overload: false };
   const view = new PresenceView();
   const recentJoins = new RecentJoins(30_000);
+  // One list of stored events per subject: scan() visits it oldest first, last() is the last
+  // event scan() would visit, as on the stream.
+  const stored = new Map<string, unknown[]>([[internalSubjects.userEvent("u"), [ONLINE_AT_5]]]);
   const events: EventLog = {
     scan: async (subject, _from, visit) => {
-      if (subject === internalSubjects.userEvent("u")) visit({ type: "status", status: "online", at_ms: 5 });
+      for (const event of stored.get(subject) ?? []) if (!visit(event)) return;
     },
-    last: async () => undefined,
+    last: async (subject) => stored.get(subject)?.at(-1),
   };
   const dispatcher = new Dispatcher({
     config: { ttlMs: 30_000, maxTtlMs: 3_600_000 },
@@ -174,10 +179,19 @@ describe("Dispatcher queries", () => {
   it("answers history without the view", async () => {
     const { call, state } = setup();
     state.ready = false;
-    await expect(call("history", { user: "u" })).resolves.toEqual({
-      events: [{ type: "status", status: "online", at_ms: 5 }],
+    await expect(call("history", { user: "u" })).resolves.toEqual({ events: [ONLINE_AT_5] });
+    // CONTRACT §4: status_at is the status others saw at that time. u went online at 5 ms and
+    // nothing changed since: online at 5 and 10, offline before 5; v has no event at all.
+    await expect(call("status_at", { users: ["u", "v"], at_ms: 10 })).resolves.toEqual({
+      statuses: [
+        { user: "u", status: "online" },
+        { user: "v", status: "offline" },
+      ],
     });
-    await expect(call("status_at", { users: ["u"], at_ms: 10 })).resolves.toEqual({
+    await expect(call("status_at", { users: ["u"], at_ms: 5 })).resolves.toEqual({
+      statuses: [{ user: "u", status: "online" }],
+    });
+    await expect(call("status_at", { users: ["u"], at_ms: 4 })).resolves.toEqual({
       statuses: [{ user: "u", status: "offline" }],
     });
   });
