@@ -21,8 +21,8 @@ const handlers = {
       const actor = createActor(presenceMachine, {
         input: { user: userId("naive-", i), awayAfterMs: 300_000, graceMs: 5000 },
       }).start();
-      actor.send({ type: "CONNECT", conn: CONN, at });
-      actor.send({ type: "JOIN", conn: CONN, channel: channelOf(i), data: {}, at });
+      actor.send({ type: "HEARTBEAT", conn: CONN, ttl: 30_000, at });
+      actor.send({ type: "JOIN", conn: CONN, channel: channelOf(i), data: {}, ttl: 30_000, at });
       actors.push(actor);
     }
     gc();

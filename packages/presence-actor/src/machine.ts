@@ -1,28 +1,33 @@
 /**
- * The presence machine: one user's online/away/offline status, grace, channel memberships per
- * conn and manual status, as an xstate v5 machine. It is pure: driven with `transition()` by
- * the caller, which owns time (every event carries `at`, the stamped command time) and the
- * timers (delayed events come back as `xstate.raise` actions with a delay, and `xstate.cancel`
- * actions cancel them).
+ * The presence machine: the one place where a user's transitions are decided. One user's
+ * live conns (with their ttl and channel memberships), online/away/offline status with its
+ * grace, activity and its coalesced report, and manual status (dnd, invisible, expiry), as an
+ * xstate v5 machine written with `setup()`.
  *
- * Conn liveness is the one timer not modelled as a delay: a heartbeat of a live conn only
- * moves its deadline (no transition at all — the hot path), so the caller keeps conn deadlines
- * in its scheduler and sends `CONN_TIMEOUT` when one passes. What a timeout means is decided here.
+ * It is pure. The caller drives it with the machine's own transition (see xstate-pure.ts) and
+ * owns time and the timers: every event carries `at` (the stamped command time, or a timer's
+ * deadline); delayed transitions come back as xstate's delayed raise and cancel actions; a
+ * conn's deadline comes back as an emitted `armConnTimeout`/`cancelConnTimeout`, and its passing
+ * as a `CONN_TIMEOUT` event. What others get to see of a step is emitted as a {@link Change},
+ * in the order it happened; the caller only turns those, and the status before and after, into
+ * messages (outputs.ts).
  */
-import { assign, setup } from "xstate";
+import type { LeaveReason } from "@herald/protocol";
+import { assign, enqueueActions, setup } from "xstate";
+import {
+  type Conn,
+  findConn,
+  findMembership,
+  inChannelElsewhere,
+  type Membership,
+  NO_CHANNELS,
+  withConn,
+  withMembership,
+  withoutConn,
+  withoutMembership,
+} from "./memberships.js";
 
-export interface Membership {
-  readonly channel: string;
-  readonly data: Record<string, unknown>;
-  readonly joined_at_ms: number;
-  readonly updated_at_ms: number;
-}
-
-/** A live conn and its channel memberships. */
-export interface Conn {
-  readonly id: string;
-  readonly channels: readonly Membership[];
-}
+export type { Conn, Membership } from "./memberships.js";
 
 export interface Manual {
   status: "dnd" | "invisible";
@@ -35,17 +40,20 @@ export interface PresenceContext {
   readonly user: string;
   readonly awayAfterMs: number;
   readonly graceMs: number;
-  /**
-   * Live conns and their channel memberships, in the order they came. Arrays, not objects keyed
-   * by id: a user has a few of each, and objects with keys unique to each user would each get
-   * a hidden class of their own in V8 — hundreds of bytes per user with a million users.
-   */
-  conns: readonly Conn[];
+  /** Live conns and their channel memberships, in the order they came. */
+  readonly conns: readonly Conn[];
   /** Last activity (ms), if known. */
-  activeAt?: number;
+  readonly activeAt: number | undefined;
+  /**
+   * The activity the status document reports (ms): it follows `activeAt`, except that an
+   * activity less than {@link ACTIVE_COALESCE_MS} after the reported one is not reported
+   * unless the same step changes something else the document shows (CONTRACT.md §4 lets
+   * `active` lag by at most 5 s) — so a chatty user does not rewrite their document each time.
+   */
+  readonly reportedActiveAt: number | undefined;
   /** When the last conn ended (ms), if the user has been connected. */
-  onlineAt?: number;
-  manual?: Manual;
+  readonly onlineAt: number | undefined;
+  readonly manual: Manual | undefined;
 }
 
 export interface PresenceInput {
@@ -55,17 +63,23 @@ export interface PresenceInput {
 }
 
 type At = { at: number };
-export type PresenceEvent =
-  /** A conn's first heartbeat (or a join/update/leave of an unknown conn): live, and activity. */
-  | ({ type: "CONNECT"; conn: string } & At)
-  /** A conn ends: `disconnect` command or its ttl passed. */
+type Data = Record<string, unknown>;
+
+/** What the machine is told: one per command, and the conn timeouts its caller fires. */
+export type MachineEvent =
+  /** A heartbeat: a new conn connects (activity); a live one may change its ttl. */
+  | ({ type: "HEARTBEAT"; conn: string; ttl: number } & At)
+  /** The conn ends now. */
   | ({ type: "DISCONNECT"; conn: string } & At)
+  /** The conn's ttl passed since its last sign of life. */
   | ({ type: "CONN_TIMEOUT"; conn: string } & At)
   | ({ type: "ACTIVITY" } & At)
+  /** `delete_user_status`: forget `online`/`active` of an offline user. */
   | ({ type: "FORGET" } & At)
-  | ({ type: "JOIN"; conn: string; channel: string; data: Record<string, unknown> } & At)
-  | ({ type: "UPDATE"; conn: string; channel: string; data: Record<string, unknown> } & At)
-  | ({ type: "LEAVE"; conn: string; channel: string } & At)
+  /** `ttl` is the one a new conn gets; a live conn keeps its own. */
+  | ({ type: "JOIN"; conn: string; channel: string; data: Data; ttl: number } & At)
+  | ({ type: "UPDATE"; conn: string; channel: string; data: Data; ttl: number } & At)
+  | ({ type: "LEAVE"; conn: string; channel: string; ttl: number } & At)
   | ({
       type: "SET_STATUS";
       status: "dnd" | "invisible" | "auto";
@@ -74,43 +88,77 @@ export type PresenceEvent =
       expires_at_ms?: number;
     } & At);
 
-/** Every event type, including the delayed ones xstate raises (`xstate.after.*`). */
-export type PresenceEventType = PresenceEvent["type"];
+/** The public event a member change shows others (none while the user is invisible). */
+export type MemberEvent =
+  | { readonly type: "join"; readonly first: boolean }
+  | { readonly type: "update" }
+  | { readonly type: "leave"; readonly reason: LeaveReason; readonly last: boolean };
 
-/** Member data `{}` (the default), shared by every member that has it. */
-export const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+/** What a step changed that others may see, reported by the machine in the order it happened. */
+export type Change =
+  /**
+   * One member of a channel was added, changed, hidden, shown or removed (`membership: null`):
+   * its new state for the projections, and the event others see.
+   */
+  | {
+      readonly type: "member";
+      readonly conn: string;
+      readonly channel: string;
+      readonly membership: Membership | null;
+      /** The user is invisible: the member is kept for when they reappear, shown to nobody. */
+      readonly hidden: boolean;
+      readonly event?: MemberEvent;
+    }
+  /** A new conn connected: the status change of the step (if any) is reported here, before what follows. */
+  | { readonly type: "announce" }
+  /** The command is refused: it changed nothing. */
+  | { readonly type: "rejected"; readonly code: 409; readonly message: string };
 
-/** Arrays are built with `concat` (exact length), not spread (which leaves spare capacity). */
-const NO_CHANNELS: readonly Membership[] = Object.freeze([]);
+/** Everything the machine emits: what others see of a step, and the conn deadlines it wants. */
+export type Emitted =
+  | Change
+  /** The conn's deadline is now `at + ttl` (the caller keeps conn deadlines). */
+  | { readonly type: "armConnTimeout"; readonly conn: string; readonly ttl: number }
+  | { readonly type: "cancelConnTimeout"; readonly conn: string };
 
-export function findConn(conns: PresenceContext["conns"], id: string): Conn | undefined {
-  for (const c of conns) if (c.id === id) return c;
-  return undefined;
+/** `active` moves in the status document at most this often (CONTRACT.md §4 allows 5 s). */
+export const ACTIVE_COALESCE_MS = 5000;
+
+const seconds = (ms: number): number => Math.floor(ms / 1000);
+
+export function isInvisible(ctx: Pick<PresenceContext, "manual">): boolean {
+  return ctx.manual?.status === "invisible";
 }
 
-function withoutConn(conns: PresenceContext["conns"], id: string): PresenceContext["conns"] {
-  return conns.filter((c) => c.id !== id);
+/** The user's memberships as changes that hide them (going invisible) or show them again. */
+function visibilityChanges(conns: readonly Conn[], hide: boolean): Change[] {
+  const out: Change[] = [];
+  // Members per channel still to hide (hiding), or already shown (showing): `last` and `first`.
+  const count = new Map<string, number>();
+  if (hide)
+    for (const c of conns) for (const m of c.channels) count.set(m.channel, (count.get(m.channel) ?? 0) + 1);
+  for (const c of conns) {
+    for (const m of c.channels) {
+      const n = count.get(m.channel) ?? 0;
+      count.set(m.channel, hide ? n - 1 : n + 1);
+      const event: MemberEvent = hide
+        ? { type: "leave", reason: "disconnect", last: n - 1 === 0 }
+        : { type: "join", first: n === 0 };
+      out.push({ type: "member", conn: c.id, channel: m.channel, membership: m, hidden: hide, event });
+    }
+  }
+  return out;
 }
 
-/** `conns` with conn `id` replaced by (or, when new, followed by) `conn`. */
-function withConn(conns: PresenceContext["conns"], id: string, conn: Conn): PresenceContext["conns"] {
-  return findConn(conns, id) === undefined
-    ? conns.concat([conn])
-    : conns.map((c) => (c.id === id ? conn : c));
-}
-
-/** A conn ends (disconnect or timeout): the last one starts the grace, keeping the status. */
-const connEnds = (grace: "grace.online" | "grace.away") =>
-  [
-    { guard: "isLastConn", target: grace, actions: "removeConn" },
-    { guard: "isLiveConn", actions: "removeConn" },
-  ] as const;
+const sameManual = (a: Manual | undefined, b: Manual | undefined): boolean =>
+  JSON.stringify(a) === JSON.stringify(b);
 
 export const presenceMachine = setup({
   types: {
     context: {} as PresenceContext,
-    events: {} as PresenceEvent,
+    events: {} as MachineEvent,
     input: {} as PresenceInput,
+    emitted: {} as Emitted,
   },
   guards: {
     isNewConn: ({ context, event }) => "conn" in event && findConn(context.conns, event.conn) === undefined,
@@ -119,65 +167,134 @@ export const presenceMachine = setup({
       "conn" in event && context.conns.length === 1 && context.conns[0]?.id === event.conn,
     isMember: ({ context, event }) =>
       event.type === "UPDATE" &&
-      findConn(context.conns, event.conn)?.channels.some((m) => m.channel === event.channel) === true,
+      findMembership(findConn(context.conns, event.conn), event.channel) !== undefined,
     hasExpiry: ({ event }) => event.type === "SET_STATUS" && event.expires_at_ms !== undefined,
     isAuto: ({ event }) => event.type === "SET_STATUS" && event.status === "auto",
   },
   actions: {
-    markActive: assign({ activeAt: ({ event }) => event.at }),
-    addConn: assign({
-      conns: ({ context, event }) =>
-        "conn" in event ? context.conns.concat([{ id: event.conn, channels: NO_CHANNELS }]) : context.conns,
+    /** A new conn: live with the event's ttl, which arms its deadline; connecting is activity. */
+    connect: enqueueActions(({ context, event, enqueue }) => {
+      if (!("conn" in event) || !("ttl" in event)) return;
+      enqueue.assign({
+        conns: context.conns.concat([{ id: event.conn, ttl: event.ttl, channels: NO_CHANNELS }]),
+      });
+      enqueue.emit({ type: "armConnTimeout", conn: event.conn, ttl: event.ttl });
+      enqueue.emit({ type: "announce" });
     }),
-    removeConn: assign({
-      conns: ({ context, event }) =>
-        "conn" in event ? withoutConn(context.conns, event.conn) : context.conns,
-      onlineAt: ({ context, event }) => (context.conns.length === 1 ? event.at : context.onlineAt),
+    /** A sign of life of a live conn: a heartbeat sets its ttl; its deadline moves. */
+    touch: enqueueActions(({ context, event, enqueue }) => {
+      if (!("conn" in event)) return;
+      const conn = findConn(context.conns, event.conn);
+      if (conn === undefined) return;
+      let ttl = conn.ttl;
+      if (event.type === "HEARTBEAT" && event.ttl !== conn.ttl) {
+        ttl = event.ttl;
+        enqueue.assign({ conns: withConn(context.conns, { id: conn.id, ttl, channels: conn.channels }) });
+      }
+      enqueue.emit({ type: "armConnTimeout", conn: conn.id, ttl });
     }),
-    join: assign({
-      conns: ({ context, event }) => {
-        if (event.type !== "JOIN" && event.type !== "UPDATE") return context.conns;
-        const conn = findConn(context.conns, event.conn);
-        const channels = conn?.channels ?? NO_CHANNELS;
-        const before = channels.find((m) => m.channel === event.channel);
-        const membership: Membership = {
-          channel: event.channel,
-          data: event.data,
-          joined_at_ms: before?.joined_at_ms ?? event.at,
-          updated_at_ms: event.at,
+    markActive: assign(({ context, event }) => {
+      const reported = context.reportedActiveAt;
+      const report =
+        reported === undefined || (seconds(event.at) - seconds(reported)) * 1000 >= ACTIVE_COALESCE_MS;
+      return { activeAt: event.at, reportedActiveAt: report ? event.at : reported };
+    }),
+    /** The step changes what the status document shows: it reports the latest activity too. */
+    reportActive: assign({ reportedActiveAt: ({ context }) => context.activeAt }),
+    /** JOIN, or UPDATE of a member: the membership gets the event's data. */
+    join: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "JOIN" && event.type !== "UPDATE") return;
+      const conn = findConn(context.conns, event.conn);
+      if (conn === undefined) return;
+      const before = findMembership(conn, event.channel);
+      const membership: Membership = {
+        channel: event.channel,
+        data: event.data,
+        joined_at_ms: before?.joined_at_ms ?? event.at,
+        updated_at_ms: event.at,
+      };
+      enqueue.assign({ conns: withConn(context.conns, withMembership(conn, membership)) });
+      const hidden = isInvisible(context);
+      const shown: MemberEvent | undefined = hidden
+        ? undefined
+        : before === undefined
+          ? { type: "join", first: !inChannelElsewhere(context.conns, conn.id, event.channel) }
+          : { type: "update" };
+      const change: Change = { type: "member", conn: conn.id, channel: event.channel, membership, hidden };
+      enqueue.emit(shown === undefined ? change : { ...change, event: shown });
+    }),
+    leave: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "LEAVE") return;
+      const conn = findConn(context.conns, event.conn);
+      if (findMembership(conn, event.channel) === undefined || conn === undefined) return;
+      enqueue.assign({ conns: withConn(context.conns, withoutMembership(conn, event.channel)) });
+      const hidden = isInvisible(context);
+      const change: Change = {
+        type: "member",
+        conn: conn.id,
+        channel: event.channel,
+        membership: null,
+        hidden,
+      };
+      const last = !inChannelElsewhere(context.conns, conn.id, event.channel);
+      enqueue.emit(hidden ? change : { ...change, event: { type: "leave", reason: "leave", last } });
+    }),
+    /** A conn ends: it leaves every channel with `reason`; the last one sets `onlineAt`. */
+    endConn: enqueueActions(({ context, event, enqueue }, params: { reason: "disconnect" | "timeout" }) => {
+      if (!("conn" in event)) return;
+      const conn = findConn(context.conns, event.conn);
+      if (conn === undefined) return;
+      const rest = withoutConn(context.conns, conn.id);
+      const hidden = isInvisible(context);
+      for (const m of conn.channels) {
+        const change: Change = {
+          type: "member",
+          conn: conn.id,
+          channel: m.channel,
+          membership: null,
+          hidden,
         };
-        const next =
-          before === undefined
-            ? channels.concat([membership])
-            : channels.map((m) => (m === before ? membership : m));
-        return withConn(context.conns, event.conn, { id: conn?.id ?? event.conn, channels: next });
-      },
+        const last = !inChannelElsewhere(rest, conn.id, m.channel);
+        enqueue.emit(hidden ? change : { ...change, event: { type: "leave", reason: params.reason, last } });
+      }
+      enqueue.assign({ conns: rest, onlineAt: rest.length === 0 ? event.at : context.onlineAt });
+      if (params.reason === "disconnect") enqueue.emit({ type: "cancelConnTimeout", conn: conn.id });
     }),
-    leave: assign({
-      conns: ({ context, event }) => {
-        if (event.type !== "LEAVE") return context.conns;
-        const conn = findConn(context.conns, event.conn);
-        const channels = conn?.channels;
-        if (conn === undefined || channels?.some((m) => m.channel === event.channel) !== true)
-          return context.conns;
-        return withConn(context.conns, event.conn, {
-          id: conn.id,
-          channels: channels.filter((m) => m.channel !== event.channel),
-        });
-      },
+    forget: assign({ activeAt: undefined, reportedActiveAt: undefined, onlineAt: undefined }),
+    /** The manual status (`auto` clears it); going invisible hides the user's memberships, and back. */
+    setManual: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "SET_STATUS") return;
+      let next: Manual | undefined;
+      if (event.status !== "auto") {
+        next = { status: event.status };
+        if (event.text !== undefined) next.text = event.text;
+        if (event.emoji !== undefined) next.emoji = event.emoji;
+        if (event.expires_at_ms !== undefined) next.expires_at_ms = event.expires_at_ms;
+      }
+      if (sameManual(context.manual, next)) {
+        enqueue.assign({ manual: next });
+        return;
+      }
+      if (isInvisible(context) !== (next?.status === "invisible")) {
+        for (const change of visibilityChanges(context.conns, !isInvisible(context))) enqueue.emit(change);
+      }
+      enqueue.assign({ manual: next, reportedActiveAt: context.activeAt });
     }),
-    forget: assign({ activeAt: undefined, onlineAt: undefined }),
-    setManual: assign({
-      manual: ({ event }) => {
-        if (event.type !== "SET_STATUS" || event.status === "auto") return undefined;
-        const manual: Manual = { status: event.status };
-        if (event.text !== undefined) manual.text = event.text;
-        if (event.emoji !== undefined) manual.emoji = event.emoji;
-        if (event.expires_at_ms !== undefined) manual.expires_at_ms = event.expires_at_ms;
-        return manual;
-      },
+    /** The manual status expired. */
+    clearManual: enqueueActions(({ context, enqueue }) => {
+      if (isInvisible(context)) {
+        for (const change of visibilityChanges(context.conns, false)) enqueue.emit(change);
+      }
+      enqueue.assign({ manual: undefined, reportedActiveAt: context.activeAt });
     }),
-    clearManual: assign({ manual: undefined }),
+    /** `update` of a channel the conn has not joined: 409, and nothing changes. */
+    rejectNotJoined: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "UPDATE") return;
+      const message =
+        `update: conn ${JSON.stringify(event.conn)} of user ${JSON.stringify(context.user)} ` +
+        `has not joined channel ${JSON.stringify(event.channel)}`;
+      enqueue.emit({ type: "rejected", code: 409, message });
+    }),
   },
   delays: {
     awayAfter: ({ context }) => context.awayAfterMs,
@@ -197,64 +314,211 @@ export const presenceMachine = setup({
     awayAfterMs: input.awayAfterMs,
     graceMs: input.graceMs,
     conns: [],
+    activeAt: undefined,
+    reportedActiveAt: undefined,
+    onlineAt: undefined,
+    manual: undefined,
   }),
   states: {
     status: {
       initial: "offline",
+      // Whatever the status: commands of a live conn, activity, and updates of non-members.
       on: {
+        HEARTBEAT: { guard: "isLiveConn", actions: "touch" },
         ACTIVITY: { actions: "markActive" },
-        JOIN: { actions: ["join", "markActive"] },
-        UPDATE: { guard: "isMember", actions: ["join", "markActive"] },
-        LEAVE: { actions: ["leave", "markActive"] },
+        JOIN: { guard: "isLiveConn", actions: ["touch", "join", "markActive"] },
+        UPDATE: [
+          { guard: "isMember", actions: ["touch", "join", "markActive"] },
+          { actions: "rejectNotJoined" },
+        ],
+        LEAVE: { guard: "isLiveConn", actions: ["touch", "leave", "markActive"] },
       },
       states: {
         offline: {
+          tags: "offline",
           on: {
-            CONNECT: { guard: "isNewConn", target: "online", actions: ["addConn", "markActive"] },
+            HEARTBEAT: {
+              guard: "isNewConn",
+              target: "online",
+              actions: ["connect", "markActive", "reportActive"],
+            },
+            JOIN: {
+              guard: "isNewConn",
+              target: "online",
+              actions: ["connect", "markActive", "reportActive", "join"],
+            },
+            LEAVE: {
+              guard: "isNewConn",
+              target: "online",
+              actions: ["connect", "markActive", "reportActive"],
+            },
             FORGET: { actions: "forget" },
           },
         },
         online: {
-          after: { awayAfter: "away" },
+          tags: "online",
+          after: { awayAfter: { target: "away", actions: "reportActive" } },
           on: {
-            CONNECT: {
+            HEARTBEAT: {
               guard: "isNewConn",
               target: "online",
               reenter: true,
-              actions: ["addConn", "markActive"],
+              actions: ["connect", "markActive", "reportActive"],
             },
             ACTIVITY: { target: "online", reenter: true, actions: "markActive" },
-            JOIN: { target: "online", reenter: true, actions: ["join", "markActive"] },
-            UPDATE: { guard: "isMember", target: "online", reenter: true, actions: ["join", "markActive"] },
-            LEAVE: { target: "online", reenter: true, actions: ["leave", "markActive"] },
-            DISCONNECT: connEnds("grace.online"),
-            CONN_TIMEOUT: connEnds("grace.online"),
+            JOIN: [
+              {
+                guard: "isNewConn",
+                target: "online",
+                reenter: true,
+                actions: ["connect", "markActive", "reportActive", "join"],
+              },
+              {
+                guard: "isLiveConn",
+                target: "online",
+                reenter: true,
+                actions: ["touch", "join", "markActive"],
+              },
+            ],
+            UPDATE: [
+              {
+                guard: "isMember",
+                target: "online",
+                reenter: true,
+                actions: ["touch", "join", "markActive"],
+              },
+              { actions: "rejectNotJoined" },
+            ],
+            LEAVE: [
+              {
+                guard: "isNewConn",
+                target: "online",
+                reenter: true,
+                actions: ["connect", "markActive", "reportActive"],
+              },
+              {
+                guard: "isLiveConn",
+                target: "online",
+                reenter: true,
+                actions: ["touch", "leave", "markActive"],
+              },
+            ],
+            DISCONNECT: [
+              {
+                guard: "isLastConn",
+                target: "grace.online",
+                actions: [{ type: "endConn", params: { reason: "disconnect" } }, "reportActive"],
+              },
+              {
+                guard: "isLiveConn",
+                actions: [{ type: "endConn", params: { reason: "disconnect" } }, "reportActive"],
+              },
+            ],
+            CONN_TIMEOUT: [
+              {
+                guard: "isLastConn",
+                target: "grace.online",
+                actions: [{ type: "endConn", params: { reason: "timeout" } }, "reportActive"],
+              },
+              {
+                guard: "isLiveConn",
+                actions: [{ type: "endConn", params: { reason: "timeout" } }, "reportActive"],
+              },
+            ],
           },
         },
         away: {
+          tags: "away",
           on: {
-            CONNECT: { guard: "isNewConn", target: "online", actions: ["addConn", "markActive"] },
-            ACTIVITY: { target: "online", actions: "markActive" },
-            JOIN: { target: "online", actions: ["join", "markActive"] },
-            UPDATE: { guard: "isMember", target: "online", actions: ["join", "markActive"] },
-            LEAVE: { target: "online", actions: ["leave", "markActive"] },
-            DISCONNECT: connEnds("grace.away"),
-            CONN_TIMEOUT: connEnds("grace.away"),
+            HEARTBEAT: {
+              guard: "isNewConn",
+              target: "online",
+              actions: ["connect", "markActive", "reportActive"],
+            },
+            ACTIVITY: { target: "online", actions: ["markActive", "reportActive"] },
+            JOIN: [
+              {
+                guard: "isNewConn",
+                target: "online",
+                actions: ["connect", "markActive", "reportActive", "join"],
+              },
+              {
+                guard: "isLiveConn",
+                target: "online",
+                actions: ["touch", "join", "markActive", "reportActive"],
+              },
+            ],
+            UPDATE: [
+              {
+                guard: "isMember",
+                target: "online",
+                actions: ["touch", "join", "markActive", "reportActive"],
+              },
+              { actions: "rejectNotJoined" },
+            ],
+            LEAVE: [
+              { guard: "isNewConn", target: "online", actions: ["connect", "markActive", "reportActive"] },
+              {
+                guard: "isLiveConn",
+                target: "online",
+                actions: ["touch", "leave", "markActive", "reportActive"],
+              },
+            ],
+            DISCONNECT: [
+              {
+                guard: "isLastConn",
+                target: "grace.away",
+                actions: [{ type: "endConn", params: { reason: "disconnect" } }, "reportActive"],
+              },
+              {
+                guard: "isLiveConn",
+                actions: [{ type: "endConn", params: { reason: "disconnect" } }, "reportActive"],
+              },
+            ],
+            CONN_TIMEOUT: [
+              {
+                guard: "isLastConn",
+                target: "grace.away",
+                actions: [{ type: "endConn", params: { reason: "timeout" } }, "reportActive"],
+              },
+              {
+                guard: "isLiveConn",
+                actions: [{ type: "endConn", params: { reason: "timeout" } }, "reportActive"],
+              },
+            ],
           },
         },
         /** No live conn, but not offline yet: a conn that comes back in time prevents a flap. */
         grace: {
-          after: { grace: "offline" },
+          after: { grace: { target: "offline", actions: "reportActive" } },
           on: {
-            CONNECT: { guard: "isNewConn", target: "online", actions: ["addConn", "markActive"] },
+            HEARTBEAT: {
+              guard: "isNewConn",
+              target: "online",
+              actions: ["connect", "markActive", "reportActive"],
+            },
+            JOIN: {
+              guard: "isNewConn",
+              target: "online",
+              actions: ["connect", "markActive", "reportActive", "join"],
+            },
+            LEAVE: {
+              guard: "isNewConn",
+              target: "online",
+              actions: ["connect", "markActive", "reportActive"],
+            },
           },
           initial: "online",
           states: {
             online: {
-              after: { awayRemaining: "away" },
+              tags: "online",
+              after: { awayRemaining: { target: "away", actions: "reportActive" } },
               on: { ACTIVITY: { target: "online", reenter: true, actions: "markActive" } },
             },
-            away: { on: { ACTIVITY: { target: "online", actions: "markActive" } } },
+            away: {
+              tags: "away",
+              on: { ACTIVITY: { target: "online", actions: ["markActive", "reportActive"] } },
+            },
           },
         },
       },
@@ -274,7 +538,7 @@ export const presenceMachine = setup({
         set: {
           on: {
             SET_STATUS: [
-              { guard: "isAuto", target: "none", actions: "clearManual" },
+              { guard: "isAuto", target: "none", actions: "setManual" },
               { guard: "hasExpiry", target: "expiring", actions: "setManual" },
               { actions: "setManual" },
             ],
@@ -284,7 +548,7 @@ export const presenceMachine = setup({
           after: { manualExpiry: { target: "none", actions: "clearManual" } },
           on: {
             SET_STATUS: [
-              { guard: "isAuto", target: "none", actions: "clearManual" },
+              { guard: "isAuto", target: "none", actions: "setManual" },
               { guard: "hasExpiry", target: "expiring", reenter: true, actions: "setManual" },
               { target: "set", actions: "setManual" },
             ],

@@ -11,7 +11,6 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { type Command, type Fact, msgpack, type StatusDoc } from "@herald/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Partition, type PartitionOptions, type SavedPartition } from "./partition.js";
 import {
   activity,
   advance,
@@ -28,7 +27,8 @@ import {
   setStatus,
   T0,
   update,
-} from "./testing.js";
+} from "../test-support/spec.js";
+import { Partition, type PartitionOptions, type SavedPartition } from "./partition.js";
 
 const USERS = ["u1", "u2", "a.b *"] as const;
 const CONNS = ["a", "b", "c"] as const;
@@ -124,12 +124,13 @@ class Model {
         this.#touch(u, cmd.conn, cmd.ttl_ms).channels.add(cmd.channel);
         u.activeAt = t;
         break;
-      case "update": {
-        // Only a member's update is applied (the gateway refuses the others with 409).
-        const c = this.#touch(u, cmd.conn, cmd.ttl_ms);
-        if (c.channels.has(cmd.channel)) u.activeAt = t;
+      case "update":
+        // Only a member's update is applied; any other is refused (409) and changes nothing.
+        if (u.conns.get(cmd.conn)?.channels.has(cmd.channel) === true) {
+          this.#touch(u, cmd.conn, cmd.ttl_ms);
+          u.activeAt = t;
+        }
         break;
-      }
       case "leave":
         this.#touch(u, cmd.conn, cmd.ttl_ms).channels.delete(cmd.channel);
         u.activeAt = t;

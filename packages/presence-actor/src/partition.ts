@@ -1,10 +1,10 @@
 /**
- * One partition of users: their entities, their timers, and a logical clock. Pure: commands and
- * the passing of time go in, the messages to append come out (docs/PRESENCE.md). The adapter
- * only moves bytes between JetStream and this.
+ * One partition of users: a router from commands to their users' machines, one deadline heap
+ * for all their timers, and a logical clock. Pure: commands and the passing of time go in, the
+ * messages to append come out (docs/PRESENCE.md); the runner only moves bytes between JetStream
+ * and this. What a command means is the machine's to decide (machine.ts).
  */
 import {
-  type ChannelEvent,
   type Command,
   encodeFact,
   encodeToken,
@@ -12,45 +12,37 @@ import {
   fnv1a32,
   internalSubjects,
   json,
-  type StatusEvent,
 } from "@herald/protocol";
 import type { AnyEventObject } from "xstate";
-import { internState } from "./decide.js";
-import { NO_DATA, type PresenceEvent } from "./machine.js";
+import type { MachineEvent } from "./machine.js";
+import { NO_DATA } from "./memberships.js";
+import type { PublicEvent, StepOutputs } from "./outputs.js";
 import { type Due, Scheduler } from "./scheduler.js";
-import { type Outputs, type TimerOp, UserEntity } from "./user.js";
+import { newEffects, type Refusal, type StepEffects, UserEntity } from "./user.js";
+import { restoreUser, saveUser } from "./user-codec.js";
+import { internState, type StateValue } from "./xstate-pure.js";
 
-/** One message for the events stream, with its deterministic de-duplication id. */
-export interface Outgoing {
-  readonly subject: string;
-  readonly data: Uint8Array;
-  readonly msgId: string;
-}
-
+/** The settings every user of the partition runs with. */
 export interface PartitionOptions {
   readonly awayAfterMs: number;
   readonly graceMs: number;
 }
 
-const CONN_TIMEOUT = "CONN_TIMEOUT";
-
-/** A conn's deadline: its `CONN_TIMEOUT` event is made when it fires. */
-class ConnDeadline {
-  constructor(
-    readonly conn: string,
-    /** The ttl that set it. */
-    readonly ttl: number,
-  ) {}
+/** One message for the events stream, with its deterministic de-duplication id. */
+export interface OutputMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly msgId: string;
 }
 
 /**
- * What a timer fires: a conn's deadline, or one of the machine's own delayed events (shared
- * per type). The user is the start of the timer's key, so it is not stored again.
+ * What a timer fires: a conn's deadline (the conn), or one of the machine's own delayed events
+ * (one shared object per type). The user is the start of the timer's key, so it is not stored.
  */
-type TimerPayload = ConnDeadline | AnyEventObject;
+type TimerPayload = string | AnyEventObject;
 
 /** Version of {@link SavedPartition}; a snapshot of another version is ignored (replay instead). */
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /** A partition's state as plain data, for snapshots. */
 export interface SavedPartition {
@@ -59,9 +51,9 @@ export interface SavedPartition {
   readonly clock: number;
   /** The distinct machine state values (JSON); users refer to them by index. */
   readonly states: readonly string[];
-  /** Every user, flat (see `UserEntity.save`): no object per user, quick to encode and decode. */
+  /** Every user, flat (see `saveUser`): no object per user, quick to encode and decode. */
   readonly users: readonly unknown[];
-  /** Every timer, flat: key, deadline, event type, conn or null, ttl or null. */
+  /** Every timer, flat: key, deadline, then the conn (a conn deadline) or null and the event type. */
   readonly timers: readonly unknown[];
 }
 
@@ -70,8 +62,8 @@ function isEmpty(data: Record<string, unknown>): boolean {
   return true;
 }
 
-/** A conn's deadline: key `<user>\0t<conn>`. */
-const TTL_PREFIX = "t";
+/** A key part for a conn's deadline: `<user>\0t<conn>`. */
+const CONN_TIMER = "t";
 const codes = new Map<string, string>();
 /**
  * A short key part for one of the machine's timer ids (`xstate.after.awayAfter.presence.…`,
@@ -100,6 +92,12 @@ function sharedEvent(event: AnyEventObject): AnyEventObject {
 const SEP = "\u0000";
 /** The user a timer key belongs to (`<user>\0…`). */
 const userOfKey = (key: string): string => key.slice(0, key.indexOf(SEP));
+const connKey = (user: string, conn: string): string => `${user}${SEP}${CONN_TIMER}${conn}`;
+
+/** A command type the switch below does not handle fails to compile here. */
+function unhandled(cmd: never): never {
+  throw new Error(`unhandled command ${JSON.stringify(cmd)}`);
+}
 
 export class Partition {
   readonly users = new Map<string, UserEntity>();
@@ -118,81 +116,40 @@ export class Partition {
   /**
    * Applies one command. Timers due at or before its stamp fire first, so time runs forward
    * in stamp order. `msgIdBase` makes the ids of what it produces deterministic (the command's
-   * stream sequence and index), so re-applying after a crash appends nothing twice.
+   * stream sequence and index), so re-applying after a crash appends nothing twice. Returns why
+   * the command was refused (it then changed nothing), or undefined.
    */
-  apply(cmd: Command, msgIdBase: string, out: Outgoing[]): void {
+  apply(cmd: Command, msgIdBase: string, out: OutputMessage[]): Refusal | undefined {
     this.advance(cmd.at_ms, out);
     this.stats.commands++;
     const at = this.clock;
     // One lookup per command; and one string per user in memory, the one its entity holds
     // (commands bring new copies).
     const known = this.users.get(cmd.user);
-    if (cmd.type === "heartbeat" && known?.isLive(cmd.conn) === true) {
-      // The hot path: a live conn's heartbeat only moves its deadline. No transition, and
-      // nothing else can be due (every timer due by the clock fired above).
+    if (cmd.type === "heartbeat" && known?.connTtl(cmd.conn) === cmd.ttl_ms) {
+      // The hot path: a heartbeat of a live conn with its ttl unchanged only moves the conn's
+      // deadline (what the machine would ask for), with no transition. Nothing else can be due:
+      // every timer due by the clock fired above.
       this.stats.heartbeatsNoChange++;
-      this.#armTtl(known.context.user, cmd.conn, at + cmd.ttl_ms, cmd.ttl_ms);
-      return;
+      this.#armConn(known.user, cmd.conn, at + cmd.ttl_ms);
+      return undefined;
     }
-    const user = known?.context.user ?? cmd.user;
-    const result: Outputs = { events: [], facts: [] };
-    const timers: TimerOp[] = [];
-    switch (cmd.type) {
-      case "heartbeat": {
-        const entity = this.#entity(known, user, timers);
-        this.#step(entity, { type: "CONNECT", conn: cmd.conn, at }, result, timers);
-        this.#armTtl(user, cmd.conn, at + cmd.ttl_ms, cmd.ttl_ms);
-        break;
-      }
-      case "disconnect": {
-        const entity = known;
-        if (entity === undefined || !entity.isLive(cmd.conn)) break;
-        this.timers.cancel(this.#ttlKey(user, cmd.conn));
-        this.#step(entity, { type: "DISCONNECT", conn: cmd.conn, at }, result, timers);
-        break;
-      }
-      case "activity":
-        this.#step(this.#entity(known, user, timers), { type: "ACTIVITY", at }, result, timers);
-        break;
-      case "forget": {
-        const entity = known;
-        if (entity === undefined) break;
-        this.#step(entity, { type: "FORGET", at }, result, timers);
-        break;
-      }
-      case "join":
-      case "update":
-      case "leave": {
-        const entity = this.#entity(known, user, timers);
-        if (!entity.isLive(cmd.conn))
-          this.#step(entity, { type: "CONNECT", conn: cmd.conn, at }, result, timers);
-        // Proof of life like a heartbeat, with the conn's own ttl (the default for a new conn).
-        const ttl = this.#ttlOf(user, cmd.conn) ?? cmd.ttl_ms;
-        this.#armTtl(user, cmd.conn, at + ttl, ttl);
-        const channel = this.#channel(cmd.channel);
-        const event: PresenceEvent =
-          cmd.type === "leave"
-            ? { type: "LEAVE", conn: cmd.conn, channel, at }
-            : {
-                type: cmd.type === "join" ? "JOIN" : "UPDATE",
-                conn: cmd.conn,
-                channel,
-                data: isEmpty(cmd.data) ? NO_DATA : cmd.data,
-                at,
-              };
-        this.#step(entity, event, result, timers);
-        break;
-      }
-      case "set_status": {
-        const event: PresenceEvent = { type: "SET_STATUS", status: cmd.status, at };
-        if (cmd.text !== undefined) event.text = cmd.text;
-        if (cmd.emoji !== undefined) event.emoji = cmd.emoji;
-        if (cmd.expires_at_ms !== undefined) event.expires_at_ms = cmd.expires_at_ms;
-        this.#step(this.#entity(known, user, timers), event, result, timers);
-        break;
-      }
+    const effects = newEffects();
+    const entity =
+      known ??
+      UserEntity.create(
+        { user: cmd.user, awayAfterMs: this.opts.awayAfterMs, graceMs: this.opts.graceMs },
+        effects,
+      );
+    const result: StepOutputs = { events: [], facts: [] };
+    if (entity.step(this.#event(cmd, at), result, effects)) this.stats.transitions++;
+    // A user is kept while there is something to remember of them.
+    if (entity.isBlank()) {
+      if (known !== undefined) this.users.delete(entity.user);
+    } else if (known === undefined) {
+      this.users.set(entity.user, entity);
     }
-    this.#applyTimers(user, timers);
+    this.#applyEffects(entity.user, effects);
     // Every timer due by the clock fired before the command, so any due now was armed by it with
     // no delay (a grace of 0, an expires_at_ms already past). It fires now, as part of the
     // command and under its ids: a timer's own id (key and time) would repeat when the same
@@ -201,13 +158,14 @@ export class Partition {
       this.#fire(due, result);
     }
     this.#emit(result, msgIdBase, out);
+    return effects.refusal;
   }
 
   /** Fires every timer due at or before `now` (in deadline order), moving the clock forward. */
-  advance(now: number, out: Outgoing[]): void {
+  advance(now: number, out: OutputMessage[]): void {
     for (let due = this.timers.next(now); due !== undefined; due = this.timers.next(now)) {
       this.clock = Math.max(this.clock, due.at);
-      const result: Outputs = { events: [], facts: [] };
+      const result: StepOutputs = { events: [], facts: [] };
       this.#fire(due, result);
       const user = userOfKey(due.key);
       this.#emit(
@@ -235,7 +193,7 @@ export class Partition {
    * `save()` in steps of `step` users or timers, awaiting `pause()` between them, so a large
    * partition does not hold the event loop; nothing may change the partition meanwhile.
    */
-  async saveInSteps(pause: () => Promise<void>, step = 5000): Promise<SavedPartition> {
+  async saveInSteps(pause: () => Promise<void>, step: number): Promise<SavedPartition> {
     const saving = this.#saving(step);
     for (;;) {
       const next = saving.next();
@@ -249,14 +207,14 @@ export class Partition {
     const users: unknown[] = [];
     let n = 0;
     for (const entity of this.users.values()) {
-      entity.save(users, states);
+      saveUser(entity, users, states);
       if (++n % step === 0) yield;
     }
     const timers: unknown[] = [];
     for (const t of this.timers.entries()) {
       const p = t.payload;
-      if (p instanceof ConnDeadline) timers.push(t.key, t.at, CONN_TIMEOUT, p.conn, p.ttl);
-      else timers.push(t.key, t.at, p.type, p.conn ?? null, null);
+      if (typeof p === "string") timers.push(t.key, t.at, p, null);
+      else timers.push(t.key, t.at, null, p.type);
       if (++n % step === 0) yield;
     }
     return {
@@ -274,62 +232,68 @@ export class Partition {
     const p = new Partition(saved.partition, opts);
     p.clock = saved.clock;
     // Each distinct state once, as the shared object users hold.
-    const states = saved.states.map((json) => internState(JSON.parse(json) as UserEntity["value"]));
+    const states = saved.states.map((json) => internState(JSON.parse(json) as StateValue));
     const channel = (name: string) => p.#channel(name);
     for (let i = 0; i < saved.users.length; ) {
-      const [entity, next] = UserEntity.restore(saved.users, i, states, channel);
-      p.users.set(entity.context.user, entity);
+      const [entity, next] = restoreUser(saved.users, i, states, channel);
+      p.users.set(entity.user, entity);
       i = next;
     }
     const t = saved.timers;
-    for (let i = 0; i < t.length; i += 5) {
-      const type = t[i + 2] as string;
-      const conn = t[i + 3] as string | null;
-      const ttl = t[i + 4] as number | null;
-      const payload: TimerPayload =
-        ttl !== null && conn !== null
-          ? new ConnDeadline(conn, ttl)
-          : conn === null
-            ? sharedEvent({ type })
-            : { type, conn };
+    for (let i = 0; i < t.length; i += 4) {
+      const conn = t[i + 2] as string | null;
+      const payload: TimerPayload = conn ?? sharedEvent({ type: t[i + 3] as string });
       p.timers.schedule(t[i] as string, t[i + 1] as number, payload);
     }
     return p;
   }
 
+  /** The machine event of a command (every command type maps to one). */
+  #event(cmd: Command, at: number): MachineEvent {
+    switch (cmd.type) {
+      case "heartbeat":
+        return { type: "HEARTBEAT", conn: cmd.conn, ttl: cmd.ttl_ms, at };
+      case "disconnect":
+        return { type: "DISCONNECT", conn: cmd.conn, at };
+      case "activity":
+        return { type: "ACTIVITY", at };
+      case "forget":
+        return { type: "FORGET", at };
+      case "join":
+      case "update":
+        return {
+          type: cmd.type === "join" ? "JOIN" : "UPDATE",
+          conn: cmd.conn,
+          channel: this.#channel(cmd.channel),
+          data: isEmpty(cmd.data) ? NO_DATA : cmd.data,
+          ttl: cmd.ttl_ms,
+          at,
+        };
+      case "leave":
+        return { type: "LEAVE", conn: cmd.conn, channel: this.#channel(cmd.channel), ttl: cmd.ttl_ms, at };
+      case "set_status": {
+        const event: MachineEvent = { type: "SET_STATUS", status: cmd.status, at };
+        if (cmd.text !== undefined) event.text = cmd.text;
+        if (cmd.emoji !== undefined) event.emoji = cmd.emoji;
+        if (cmd.expires_at_ms !== undefined) event.expires_at_ms = cmd.expires_at_ms;
+        return event;
+      }
+      default:
+        return unhandled(cmd);
+    }
+  }
+
   /** Runs one due timer's event through its user's machine. */
-  #fire(due: Due<TimerPayload>, result: Outputs): void {
+  #fire(due: Due<TimerPayload>, result: StepOutputs): void {
     this.stats.timersFired++;
     const entity = this.users.get(userOfKey(due.key));
     if (entity === undefined) return;
     const p = due.payload;
     const event =
-      p instanceof ConnDeadline ? { type: CONN_TIMEOUT, conn: p.conn, at: due.at } : { ...p, at: due.at };
-    const timers: TimerOp[] = [];
-    this.#step(entity, event, result, timers);
-    this.#applyTimers(entity.context.user, timers);
-  }
-
-  /** `known` if the user has an entity, else a new one in the machine's initial state. */
-  #entity(known: UserEntity | undefined, user: string, timers: TimerOp[]): UserEntity {
-    let entity = known;
-    if (entity === undefined) {
-      entity = UserEntity.create(
-        { user, awayAfterMs: this.opts.awayAfterMs, graceMs: this.opts.graceMs },
-        timers,
-      );
-      this.users.set(user, entity);
-    }
-    return entity;
-  }
-
-  #step(
-    entity: UserEntity,
-    event: PresenceEvent | (AnyEventObject & { at: number }),
-    result: Outputs,
-    timers: TimerOp[],
-  ): void {
-    if (entity.step(event, result, timers)) this.stats.transitions++;
+      typeof p === "string" ? { type: "CONN_TIMEOUT" as const, conn: p, at: due.at } : { ...p, at: due.at };
+    const effects = newEffects();
+    if (entity.step(event, result, effects)) this.stats.transitions++;
+    this.#applyEffects(entity.user, effects);
   }
 
   /** Channel names are shared by many users: one string per name. */
@@ -342,33 +306,25 @@ export class Partition {
     return interned;
   }
 
-  #ttlKey(user: string, conn: string): string {
-    return `${user}${SEP}${TTL_PREFIX}${conn}`;
+  #armConn(user: string, conn: string, at: number): void {
+    const key = connKey(user, conn);
+    // Usually the deadline exists and only moves (one lookup, no new objects).
+    if (this.timers.reschedule(key, at) === undefined) this.timers.schedule(key, at, conn);
   }
 
-  /** The ttl of the conn's last heartbeat (or first command), while it is live. */
-  #ttlOf(user: string, conn: string): number | undefined {
-    const p = this.timers.payload(this.#ttlKey(user, conn));
-    return p instanceof ConnDeadline ? p.ttl : undefined;
-  }
-
-  #armTtl(user: string, conn: string, at: number, ttl: number): void {
-    const key = this.#ttlKey(user, conn);
-    // The hot path: same ttl, only the deadline moves (one lookup, no new objects).
-    const payload = this.timers.reschedule(key, at);
-    if (!(payload instanceof ConnDeadline && payload.ttl === ttl))
-      this.timers.schedule(key, at, new ConnDeadline(conn, ttl));
-  }
-
-  #applyTimers(user: string, ops: readonly TimerOp[]): void {
-    for (const op of ops) {
+  #applyEffects(user: string, effects: StepEffects): void {
+    for (const d of effects.deadlines) {
+      if (d.at === undefined) this.timers.cancel(connKey(user, d.conn));
+      else this.#armConn(user, d.conn, d.at);
+    }
+    for (const op of effects.delayed) {
       const key = `${user}${SEP}${timerCode(op.id)}`;
       if (op.op === "cancel") this.timers.cancel(key);
       else this.timers.schedule(key, op.at, sharedEvent(op.event));
     }
   }
 
-  #emit(result: Outputs, msgIdBase: string, out: Outgoing[]): void {
+  #emit(result: StepOutputs, msgIdBase: string, out: OutputMessage[]): void {
     let k = 0;
     for (const e of result.events) {
       out.push({ subject: eventSubject(e), data: json.encode(e), msgId: `${msgIdBase}.${k++}` });
@@ -379,7 +335,7 @@ export class Partition {
   }
 }
 
-function eventSubject(e: StatusEvent | ChannelEvent): string {
+function eventSubject(e: PublicEvent): string {
   return e.type === "status" ? internalSubjects.userEvent(e.user) : internalSubjects.channelEvent(e.channel);
 }
 

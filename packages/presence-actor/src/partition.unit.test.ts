@@ -29,7 +29,7 @@ import {
   update,
   updateEvent,
   userFact,
-} from "./testing.js";
+} from "../test-support/spec.js";
 
 const { awayAfterMs: AWAY, graceMs: GRACE } = OPTS;
 const U = "u";
@@ -644,17 +644,11 @@ describe("channels", () => {
       .then([], { facts: [] });
   });
 
-  it("update of an unknown conn makes it live (CONTRACT §4) but applies no update", () => {
-    given([])
-      .when(update(U, "a", "room", T0, { v: 1 }))
-      .then([statusEvent(U, "online", "offline", T0, { online: sec(T0), active: sec(T0) })], {
-        facts: [
-          userFact(
-            U,
-            doc({ status: "online", online: sec(T0), active: sec(T0), conns: 1, updated_at_ms: T0 }),
-          ),
-        ],
-      });
+  it("update of an unknown conn is refused (409) and changes nothing: the conn does not become live", () => {
+    const t = given([]).when(update(U, "a", "room", T0, { v: 1 }));
+    t.then([], { facts: [] });
+    expect(t.sim.partition.users.size).toBe(0);
+    expect(t.sim.partition.timers.size).toBe(0);
   });
 
   it("leave of the only conn in a channel emits leave (reason leave, last) and removes the member", () => {

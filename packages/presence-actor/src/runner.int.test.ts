@@ -25,7 +25,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { FencedError } from "./errors.js";
-import { type Outgoing, Partition } from "./partition.js";
+import { type OutputMessage, Partition } from "./partition.js";
 import { PartitionRunner, type RunnerOptions, type Snapshot, snapshotName } from "./runner.js";
 
 const log = pino({ level: process.env.TEST_LOG ?? "silent" });
@@ -39,8 +39,11 @@ interface StoredEvent {
 
 describe("PartitionRunner", () => {
   const cleanup: (() => Promise<void>)[] = [];
+  // Every cleanup runs, newest first; any that failed fails the test.
   afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
+    const failed: unknown[] = [];
+    for (const f of cleanup.splice(0).reverse()) await f().catch((err: unknown) => failed.push(err));
+    if (failed.length > 0) throw new AggregateError(failed, `${failed.length} cleanup step(s) failed`);
   });
 
   async function setup(env: Record<string, string> = {}) {
@@ -230,7 +233,7 @@ describe("PartitionRunner", () => {
     expect(a.runner.stats.ticks).toBeGreaterThan(0);
 
     // Feed the stored command stream to a fresh partition, as a new owner would.
-    const replayed: Outgoing[] = [];
+    const replayed: OutputMessage[] = [];
     const fresh = new Partition(P, { awayAfterMs: config.awayAfterMs, graceMs: config.graceMs });
     const c = await js.consumers.get(streams.commands, { deliver_policy: DeliverPolicy.All });
     for await (const m of await c.consume()) {

@@ -38,7 +38,7 @@ import { nuid } from "@nats-io/nats-core";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import { FencedError } from "./errors.js";
-import { type Outgoing, Partition, type SavedPartition, SNAPSHOT_VERSION } from "./partition.js";
+import { type OutputMessage, Partition, type SavedPartition, SNAPSHOT_VERSION } from "./partition.js";
 
 /** The value of a checkpoint key: who owns the partition, and how far its outputs are stored. */
 export interface Checkpoint {
@@ -385,7 +385,7 @@ export class PartitionRunner {
       if (!replaying) this.#pending.push(this.#deadLetter(m.data, err.message, seq, 0));
     }
     if (batch !== undefined) {
-      const out: Outgoing[] = replaying ? [] : this.#pending;
+      const out: OutputMessage[] = replaying ? [] : this.#pending;
       for (const [i, cmd] of batch.cmds.entries()) this.state.apply(cmd, `${this.id}.${seq}.${i}`, out);
       if (batch.tick !== undefined) {
         this.state.advance(batch.tick, out);
@@ -534,7 +534,7 @@ export class PartitionRunner {
     this.#taking = true;
     let state: SavedPartition;
     try {
-      state = await this.state.saveInSteps(() => new Promise((r) => setImmediate(r)));
+      state = await this.state.saveInSteps(() => new Promise((r) => setImmediate(r)), 5000);
     } finally {
       this.#taking = false;
     }
