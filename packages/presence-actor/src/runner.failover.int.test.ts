@@ -27,8 +27,11 @@ const log = pino({ level: process.env.TEST_LOG ?? "silent" });
 
 describe("PartitionRunner on a cluster", () => {
   const cleanup: (() => Promise<void>)[] = [];
+  // Every cleanup runs, newest first; any that failed fails the test.
   afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
+    const failed: unknown[] = [];
+    for (const f of cleanup.splice(0).reverse()) await f().catch((err: unknown) => failed.push(err));
+    if (failed.length > 0) throw new AggregateError(failed, `${failed.length} cleanup step(s) failed`);
   });
 
   it("consumes again when the node holding its consumer dies", async () => {

@@ -8,8 +8,11 @@ const encoder = new TextEncoder();
 
 describe("StreamPublisher", () => {
   const cleanup: (() => Promise<void>)[] = [];
+  // Every cleanup runs, newest first; any that failed fails the test.
   afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
+    const failed: unknown[] = [];
+    for (const f of cleanup.splice(0).reverse()) await f().catch((err: unknown) => failed.push(err));
+    if (failed.length > 0) throw new AggregateError(failed, `${failed.length} cleanup step(s) failed`);
   });
 
   async function setup(timeoutMs = 2000) {
