@@ -89,6 +89,8 @@ export function toHeraldError(err: unknown): HeraldError {
 /** Thrown by {@link decodeToken} for a string that no id encodes to. */
 export class InvalidTokenError extends Error {
   override readonly name = "InvalidTokenError";
+  /** Stable, for logs. */
+  readonly code = "HERALD_INVALID_TOKEN";
   constructor(readonly token: string) {
     super(`not a Herald token: ${JSON.stringify(token)}`);
   }

@@ -2,7 +2,7 @@
  * presence-actor: takes leases on partitions of the command stream, runs each owned partition
  * (restore, replay, then live), and appends clock ticks for partitions whose timers are due.
  */
-import { buckets, objectStores } from "@herald/protocol";
+import { buckets, encodeVerdict, internalSubjects, objectStores } from "@herald/protocol";
 import { type App, connectNats, StreamPublisher, type WorkerContext } from "@herald/runtime";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -11,13 +11,7 @@ import { Objm } from "@nats-io/obj";
 import { FencedError } from "./errors.js";
 import { Leases } from "./leases.js";
 import { PartitionRunner } from "./runner.js";
-
-/** How often caught-up partitions check for due timers (and append a tick when one is due). */
-export const TICK_MS = 50;
-/** Leases are renewed this many times per ttl. */
-const RENEWALS_PER_TTL = 5;
-/** A clean stop stores what each partition holds and snapshots it: that can take a while. */
-export const STOP_TIMEOUT_MS = 60_000;
+import { tuning } from "./tuning.js";
 
 export interface PresenceActorApp extends App {
   /** This process's owner id (in leases and checkpoints). */
@@ -57,7 +51,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
       owner,
       partitions: config.partitions,
       ttlMs: config.leaseTtlMs,
-      renewMs: Math.floor(config.leaseTtlMs / RENEWALS_PER_TTL),
+      renewMs: Math.floor(config.leaseTtlMs / tuning.renewalsPerTtl),
     },
     {
       async acquired(p) {
@@ -65,7 +59,16 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
         const runner = new PartitionRunner(
           p,
           config,
-          { js, jsm, publisher, checkpoints, snapshots, log: plog },
+          {
+            js,
+            jsm,
+            publisher,
+            checkpoints,
+            snapshots,
+            sendVerdict: (gateway, verdict) =>
+              nc.publish(internalSubjects.verdicts(gateway), encodeVerdict(verdict)),
+            log: plog,
+          },
           {
             owner,
             snapshotIntervalMs: config.snapshotIntervalMs,
@@ -100,12 +103,12 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
   const tick = setInterval(() => {
     const now = Date.now();
     for (const runner of runners.values()) void runner.tick(now);
-  }, TICK_MS);
+  }, tuning.tickMs);
 
   return {
     owner,
     runners,
-    stopTimeoutMs: STOP_TIMEOUT_MS,
+    stopTimeoutMs: tuning.stopTimeoutMs,
     stats() {
       const total = {
         users: 0,
@@ -115,14 +118,17 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
         transitions: 0,
         timersFired: 0,
       };
-      const runs = { appended: 0, replayed: 0, snapshots: 0, ticks: 0, restoredUsers: 0 };
+      const runs = { appended: 0, replayed: 0, snapshots: 0, ticks: 0, restoredUsers: 0, verdicts: 0 };
       let caughtUp = 0;
       for (const r of runners.values()) {
-        total.users += r.state.users.size;
-        total.timers += r.state.timers.size;
+        const p = r.partition;
+        total.users += p.users.size;
+        total.timers += p.timers.size;
         for (const k of ["commands", "heartbeatsNoChange", "transitions", "timersFired"] as const)
-          total[k] += r.state.stats[k];
-        for (const k of Object.keys(runs) as (keyof typeof runs)[]) runs[k] += r.stats[k];
+          total[k] += p.stats[k];
+        runs.appended += r.appended;
+        runs.snapshots += r.snapshots;
+        for (const k of ["replayed", "ticks", "restoredUsers", "verdicts"] as const) runs[k] += r.stats[k];
         if (r.caughtUp) caughtUp++;
       }
       return { owner, partitions: leases.held, caught_up: caughtUp, ...total, ...runs };

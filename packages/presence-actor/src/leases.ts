@@ -5,7 +5,8 @@
  * with N live processes each holds at most ceil(P / N) and gives back the rest — partitions
  * spread over the processes that are running, including one that just joined.
  */
-import { buckets } from "@herald/protocol";
+import { buckets, kvNames, partitionKeys } from "@herald/protocol";
+import { isWrongLastSequence } from "@herald/runtime";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
@@ -29,8 +30,7 @@ export interface LeaseHandlers {
   released(p: number): Promise<void>;
 }
 
-const key = (p: number): string => `p${p}`;
-const OWNER_PREFIX = "o.";
+const key = partitionKeys.lease;
 const encoder = new TextEncoder();
 
 export class Leases {
@@ -125,7 +125,7 @@ export class Leases {
     const [current, owners] = await Promise.all([
       this.#read(),
       this.#owners(now),
-      this.kv.put(`${OWNER_PREFIX}${this.opts.owner}`, this.#value(now)),
+      this.kv.put(partitionKeys.owner(this.opts.owner), this.#value(now)),
     ]);
     const share = Math.ceil(this.opts.partitions / owners);
     this.log.debug({ owners, share, held: this.held }, "lease round");
@@ -171,7 +171,7 @@ export class Leases {
           // Given back meanwhile (a release finished while this renewal was in flight): not ours.
           if (this.#held.get(p)?.revision === revision) this.#held.set(p, this.#lease(now, renewed));
         } catch (err) {
-          if (!/wrong last sequence/i.test((err as Error).message)) {
+          if (!isWrongLastSequence(err)) {
             this.log.warn({ partition: p, err }, "lease renewal failed; trying again at the next one");
             return;
           }
@@ -210,10 +210,10 @@ export class Leases {
   async #owners(now: number): Promise<number> {
     // Listed from the stream's subjects, not with kv.keys(): that creates a consumer, and on
     // nats-server before 2.12 creating one can pick a cluster node that is down and hang 5 s.
-    const info = await this.jsm.streams.info(`KV_${buckets.leases}`, {
-      subjects_filter: `$KV.${buckets.leases}.${OWNER_PREFIX}>`,
+    const info = await this.jsm.streams.info(kvNames.stream(buckets.leases), {
+      subjects_filter: kvNames.subject(buckets.leases, `${partitionKeys.ownerPrefix}>`),
     });
-    const prefix = `$KV.${buckets.leases}.`;
+    const prefix = kvNames.subject(buckets.leases, "");
     const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
     const entries = await Promise.all(keys.map((k) => this.kv.get(k)));
     const owners = new Set<string>([this.opts.owner]);
@@ -268,6 +268,6 @@ export class Leases {
       await this.#round;
       await this.#renewing;
     }
-    await this.kv.delete(`${OWNER_PREFIX}${this.opts.owner}`).catch(() => undefined);
+    await this.kv.delete(partitionKeys.owner(this.opts.owner)).catch(() => undefined);
   }
 }

@@ -21,7 +21,8 @@ import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { PartitionRunner, STALL_CHECK_MS } from "./runner.js";
+import { PartitionRunner } from "./runner.js";
+import { tuning } from "./tuning.js";
 
 const log = pino({ level: process.env.TEST_LOG ?? "silent" });
 
@@ -86,7 +87,7 @@ describe("PartitionRunner on a cluster", () => {
       );
     };
     await send([heartbeat("before")]);
-    await waitFor(() => runner.state.users.size === 1, { what: "the first command applied" });
+    await waitFor(() => runner.partition.users.size === 1, { what: "the first command applied" });
 
     // The node that holds the runner's consumer dies.
     const list = await jsm.consumers.list(streams.commands).next();
@@ -100,7 +101,7 @@ describe("PartitionRunner on a cluster", () => {
     const storedAt = Date.now();
     // Within a few watchdog checks of the command being stored (not the ~30 s and more the
     // client's own recovery takes on nats-server 2.9).
-    await waitFor(() => runner.state.users.size === 21, {
+    await waitFor(() => runner.partition.users.size === 21, {
       what: "the commands sent after the node died applied",
       timeoutMs: 30_000,
     });
@@ -110,6 +111,6 @@ describe("PartitionRunner on a cluster", () => {
       `runner: commands stored ${storedAt - killedAt} ms after the node died, applied ${appliedAt - storedAt} ms later`,
     );
     // Two quiet checks, then a new consumer (whose creation may itself time out once on 2.9).
-    expect(appliedAt - storedAt).toBeLessThan(10 * STALL_CHECK_MS);
+    expect(appliedAt - storedAt).toBeLessThan(10 * tuning.stallCheckMs);
   });
 });

@@ -14,6 +14,7 @@ import {
   loadConfig,
   msgpack,
   objectStores,
+  partitionKeys,
   streams,
 } from "@herald/protocol";
 import { ensureResources, StreamPublisher } from "@herald/runtime";
@@ -26,7 +27,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { FencedError } from "./errors.js";
 import { type OutputMessage, Partition } from "./partition.js";
-import { PartitionRunner, type RunnerOptions, type Snapshot, snapshotName } from "./runner.js";
+import { PartitionRunner, type RunnerOptions, type Snapshot } from "./runner.js";
 
 const log = pino({ level: process.env.TEST_LOG ?? "silent" });
 const P = 0;
@@ -128,11 +129,11 @@ describe("PartitionRunner", () => {
     const now = Date.now();
     const users = Array.from({ length: 50 }, (_, i) => `u${i}`);
     await send(users.map((user) => ({ type: "heartbeat", user, conn: "k", ttl_ms: 600_000, at_ms: now })));
-    await waitFor(() => a.runner.state.users.size === 50 && a.runner.caughtUp, { what: "50 users" });
+    await waitFor(() => a.runner.partition.users.size === 50 && a.runner.caughtUp, { what: "50 users" });
     await waitFor(async () => (await storedEvents(nc)).length === 50, { what: "50 events stored" });
     await a.runner.stop(); // a clean stop writes a snapshot
 
-    const blob = await (await new Objm(nc).open(objectStores.snapshots)).getBlob(snapshotName(P));
+    const blob = await (await new Objm(nc).open(objectStores.snapshots)).getBlob(partitionKeys.snapshot(P));
     const snap = msgpack.decode(blob as Uint8Array) as Snapshot;
     expect(snap.seq).toBe(a.runner.applied);
     expect(Partition.restore(snap.state, { awayAfterMs: 1000, graceMs: 0 }).users.size).toBe(50);
@@ -182,10 +183,10 @@ describe("PartitionRunner", () => {
     expect(a.runner.halted).toBe(true);
     expect(b.halts).toEqual([]);
 
-    const appendedByA = a.runner.stats.appended;
+    const appendedByA = a.runner.appended;
     await send([{ type: "heartbeat", user: "x", conn: "k2", ttl_ms: 600_000, at_ms: now + 2 }]);
     await waitFor(async () => statuses(await storedEvents(nc), "x").length === 3, { what: "x online again" });
-    expect(a.runner.stats.appended).toBe(appendedByA);
+    expect(a.runner.appended).toBe(appendedByA);
     const events = await storedEvents(nc);
     expect(statuses(events, "x")).toEqual(["online", "offline", "online"]);
     expect(new Set(events.map((e) => e.msgId)).size).toBe(events.length);
@@ -226,7 +227,7 @@ describe("PartitionRunner", () => {
       if (i % 4 === 0) cmds.push({ type: "disconnect", user, conn: `c${i}`, at_ms: Date.now() });
       await send(cmds);
     }
-    await waitFor(() => a.runner.state.timers.size === 0 && a.runner.state.users.size === 7, {
+    await waitFor(() => a.runner.partition.timers.size === 0 && a.runner.partition.users.size === 7, {
       what: "every conn ended",
       timeoutMs: 15_000,
     });

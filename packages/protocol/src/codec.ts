@@ -13,6 +13,8 @@ import {
   Command as CommandSchema,
   type Fact,
   Fact as FactSchema,
+  type Verdict,
+  Verdict as VerdictSchema,
 } from "./schemas.js";
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
@@ -100,4 +102,23 @@ export function decodeFact(bytes: Uint8Array): Fact {
   const problem = checkFact.explain(value, "fact");
   if (problem !== undefined) throw new InvalidMessageError(problem);
   return value as Fact;
+}
+
+const checkVerdict = compile(VerdictSchema);
+
+export function encodeVerdict(verdict: Verdict): Uint8Array {
+  return msgpack.encode(verdict);
+}
+
+/** Decodes and checks a verdict; throws {@link InvalidMessageError}. */
+export function decodeVerdict(bytes: Uint8Array): Verdict {
+  let value: unknown;
+  try {
+    value = msgpack.decode(bytes);
+  } catch (err) {
+    throw new InvalidMessageError(`verdict is not msgpack: ${(err as Error).message}`);
+  }
+  const problem = checkVerdict.explain(value, "verdict");
+  if (problem !== undefined) throw new InvalidMessageError(problem);
+  return value as Verdict;
 }

@@ -10,5 +10,14 @@ export * from "./config.js";
 export * from "./errors.js";
 export * from "./names.js";
 export * from "./partition.js";
-export type { Command, CommandBatch, CommandType, Fact, MemberDoc, MemberFact, UserFact } from "./schemas.js";
+export type {
+  Command,
+  CommandBatch,
+  CommandType,
+  Fact,
+  MemberDoc,
+  MemberFact,
+  UserFact,
+  Verdict,
+} from "./schemas.js";
 export * as internalSchemas from "./schemas.js";

@@ -12,6 +12,7 @@ export type Component = (typeof COMPONENTS)[number];
 const INTERNAL_EVENTS_PREFIX = "herald.ev.";
 const COMMANDS_PREFIX = "herald.cmd.";
 const FACTS_PREFIX = "herald.fact.";
+const VERDICTS_PREFIX = "herald.verdict.";
 
 /**
  * Internal subjects. The events stream stores public events under `herald.ev.>` and the server
@@ -22,9 +23,25 @@ const FACTS_PREFIX = "herald.fact.";
  * input, never republished.
  */
 export const internalSubjects = {
-  /** One command batch (msgpack) for one partition of the command stream. */
-  commands: (partition: number): string => `${COMMANDS_PREFIX}${partition}`,
-  allCommands: `${COMMANDS_PREFIX}*`,
+  /** Command batches (msgpack) of one partition: appended by gateways. */
+  commands: (partition: number): string => `${COMMANDS_PREFIX}${partition}.c`,
+  allCommands: `${COMMANDS_PREFIX}*.c`,
+  /** Clock ticks of one partition: appended by the partition's owner (presence-actor). */
+  ticks: (partition: number): string => `${COMMANDS_PREFIX}${partition}.t`,
+  allTicks: `${COMMANDS_PREFIX}*.t`,
+  /** Everything of one partition, commands and ticks, in stream order. */
+  partition: (partition: number): string => `${COMMANDS_PREFIX}${partition}.*`,
+  /**
+   * Everything of every partition: the command stream's one subject filter (on nats-server 2.9 a
+   * consumer's filter must fall within one of its stream's subjects).
+   */
+  allPartitions: `${COMMANDS_PREFIX}*.*`,
+  /**
+   * Verdicts on commands that asked for one (`reply`), published by the owner of the user's
+   * partition when it applies them, to the gateway waiting for them (core NATS).
+   */
+  verdicts: (gateway: string): string => `${VERDICTS_PREFIX}${gateway}`,
+  allVerdicts: `${VERDICTS_PREFIX}*`,
   userEvent: (user: string): string => `${INTERNAL_EVENTS_PREFIX}user.${encodeToken(user)}`,
   channelEvent: (channel: string): string => `${INTERNAL_EVENTS_PREFIX}channel.${encodeToken(channel)}`,
   allEvents: `${INTERNAL_EVENTS_PREFIX}>`,
@@ -41,13 +58,13 @@ export const internalSubjects = {
   memberFact: (channel: string, user: string, conn: string): string =>
     `${FACTS_PREFIX}member.${memberKey(channel, user, conn)}`,
   allFacts: `${FACTS_PREFIX}>`,
-  /** Messages that could not be decoded or applied, with the reason in a header. */
   /**
    * Operator requests to every process of a component (each one answers): `stats` replies with
    * the process's counters and memory. The body may be `{"gc": true}` to collect garbage first
    * (when the process runs with `--expose-gc`), for memory measurements.
    */
   stats: (component: string): string => `herald.admin.stats.${component}`,
+  /** Messages a component could not decode or apply, with the reason in a header. */
   deadLetter: (source: string): string => `herald.dlq.${source}`,
   allDeadLetters: "herald.dlq.>",
 } as const;
@@ -101,13 +118,42 @@ export function memberKey(channel: string, user: string, conn: string): string {
 export const headers = {
   /** JetStream de-duplication id. */
   msgId: "Nats-Msg-Id",
-  /** Why a message was dead-lettered. */
-  deadLetterReason: "Herald-Dead-Letter-Reason",
   /**
-   * On every KV value status-projector writes (and its dead letters): the events-stream
-   * sequence of the fact the value comes from; a key never goes back to an earlier one.
+   * On every KV value status-projector writes: the events-stream sequence of the fact the value
+   * comes from; a key never goes back to an earlier one.
    */
   factSeq: "Herald-Fact-Seq",
-  /** The subject of the original message, on a dead letter. */
+  /** On a dead letter: why the message could not be used. */
+  deadLetterReason: "Herald-Dead-Letter-Reason",
+  /** On a dead letter: the stream, sequence and subject of the original message. */
+  sourceStream: "Herald-Source-Stream",
+  sourceSeq: "Herald-Source-Seq",
   sourceSubject: "Herald-Source-Subject",
+  /** On a dead letter whose payload was cut to fit: the original payload's size in bytes. */
+  deadLetterTruncated: "Herald-Dead-Letter-Truncated",
+} as const;
+
+/** The stream behind a KV bucket, and the subject of one key (NATS KV conventions). */
+export const kvNames = {
+  stream: (bucket: string): string => `KV_${bucket}`,
+  subject: (bucket: string, key: string): string => `$KV.${bucket}.${key}`,
+  /** The header that marks a delete (`DEL`) or purge (`PURGE`) of a key. */
+  operationHeader: "KV-Operation",
+  deleteOperation: "DEL",
+} as const;
+
+/** The stream behind an object store. */
+export const objectStoreStream = (name: string): string => `OBJ_${name}`;
+
+/** presence-actor's keys and object names per partition. */
+export const partitionKeys = {
+  /** `herald_leases`: the partition's lease. */
+  lease: (p: number): string => `p${p}`,
+  /** `herald_leases`: a live presence-actor process (the prefix, and one owner's key). */
+  ownerPrefix: "o.",
+  owner: (owner: string): string => `o.${owner}`,
+  /** `herald_checkpoints`: the partition's checkpoint. */
+  checkpoint: (p: number): string => `p${p}`,
+  /** `herald_snapshots`: the partition's snapshot object. */
+  snapshot: (p: number): string => `p${p}`,
 } as const;

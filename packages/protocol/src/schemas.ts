@@ -63,10 +63,20 @@ const membershipCommand = <T extends "join" | "update">(type: T) =>
       channel: Channel,
       data: Data,
       ttl_ms: TtlMs,
+      reply: Type.Optional(Reply),
       ...stamped,
     },
     closed,
   );
+/**
+ * Where the verdict on a command goes, when its sender waits for one: `<gateway>.<id>` (the
+ * gateway's token and its own number for the request).
+ */
+export const Reply = Type.String({
+  pattern: "^[A-Za-z0-9_-]{1,64}\\.[0-9]{1,15}$",
+  errorMessage: "must be <gateway>.<number>",
+});
+
 export const Command = Type.Union([
   Type.Object(
     { type: Type.Literal("heartbeat"), user: UserId, conn: ConnId, ttl_ms: TtlMs, ...stamped },
@@ -134,6 +144,17 @@ export const CommandBatchEnvelope = Type.Object(
   closed,
 );
 
+/** The verdict on a command that asked for one: applied (no code), or refused with its error. */
+export const Verdict = Type.Object(
+  {
+    id: Type.Integer({ minimum: 0 }),
+    code: Type.Optional(Type.Integer({ minimum: 400, maximum: 599 })),
+    message: Type.Optional(Type.String()),
+  },
+  closed,
+);
+export type Verdict = Static<typeof Verdict>;
+
 /** Every internal schema by name, for tests. */
 export const internalSchemas: Readonly<Record<string, TSchema>> = {
   MemberDoc,
@@ -143,4 +164,5 @@ export const internalSchemas: Readonly<Record<string, TSchema>> = {
   Command,
   CommandBatch,
   CommandBatchEnvelope,
+  Verdict,
 };

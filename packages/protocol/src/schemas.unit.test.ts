@@ -397,6 +397,15 @@ const examples: Record<string, Examples> = {
       [{ v: 1, cmds: commands, x: 1 }, 'unknown field "x"'],
     ],
   },
+  Verdict: {
+    valid: [{ id: 0 }, { id: 7, code: 409, message: "update: not joined" }],
+    invalid: [
+      [{}, "id is required"],
+      [{ id: -1 }, /^id: /],
+      [{ id: 1, code: 200 }, /^code: /],
+      [{ id: 1, extra: true }, 'unknown field "extra"'],
+    ],
+  },
 };
 
 describe("schemas: every message type", () => {

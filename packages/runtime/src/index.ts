@@ -1,16 +1,21 @@
+export { DEAD_LETTER_MAX_BYTES, type DeadLetterSource, deadLetter } from "./dead-letter.js";
+export { PublishError, ResourceConflictError } from "./errors.js";
+export { HEADER_VALUE_MAX_CHARS, headerValue } from "./headers.js";
+export { isConsumerNotFound, isWrongLastSequence } from "./jetstream-errors.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 export { connectNats } from "./nats.js";
-export { type Publication, PublishError, StreamPublisher } from "./publisher.js";
+export { type Publication, StreamPublisher } from "./publisher.js";
 export {
   type BucketSpec,
   ensureResources,
   partitionsOf,
-  ResourceConflictError,
   type ResourceSpec,
   resourceSpecs,
   resourcesFor,
   type StreamSpec,
 } from "./resources.js";
+export { type RetryOptions, retry } from "./retry.js";
+export { Watchdog, type WatchdogOptions, type WatchdogProbe } from "./watchdog.js";
 export {
   type App,
   EXIT_CONFIG,

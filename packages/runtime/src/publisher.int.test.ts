@@ -2,7 +2,8 @@ import { NatsServer } from "@herald/testkit";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { PublishError, StreamPublisher } from "./publisher.js";
+import { PublishError } from "./errors.js";
+import { StreamPublisher } from "./publisher.js";
 
 const encoder = new TextEncoder();
 

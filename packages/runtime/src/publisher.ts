@@ -13,6 +13,7 @@
  * same ids.
  */
 import { createInbox, type Msg, type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
+import { PublishError } from "./errors.js";
 
 export interface Publication {
   readonly subject: string;
@@ -20,11 +21,6 @@ export interface Publication {
   /** `Nats-Msg-Id`: the stream drops a message with an id it stored within its window. */
   readonly msgId?: string;
   readonly headers?: Readonly<Record<string, string>>;
-}
-
-/** A publish the server refused, or that got no acknowledgement in time. */
-export class PublishError extends Error {
-  override readonly name = "PublishError";
 }
 
 interface Group {

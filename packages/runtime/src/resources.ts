@@ -10,6 +10,8 @@ import {
   type Component,
   type Config,
   internalSubjects,
+  kvNames,
+  objectStoreStream,
   objectStores,
   streams,
   subjects,
@@ -27,6 +29,7 @@ import { Kvm, type KvOptions } from "@nats-io/kv";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
 import { Objm } from "@nats-io/obj";
 import type { Logger } from "pino";
+import { ResourceConflictError } from "./errors.js";
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -104,7 +107,9 @@ export function resourceSpecs(config: Config): readonly ResourceSpec[] {
       {
         name: streams.commands,
         description: `Herald command batches; partitions=${config.partitions}`,
-        subjects: [internalSubjects.allCommands],
+        // Gateways append commands (`allCommands`), each partition's owner its clock ticks
+        // (`allTicks`); NATS permissions keep each to its own.
+        subjects: [internalSubjects.allPartitions],
         // Commands are replayed after the newest snapshot; a day is far beyond any takeover,
         // and the size cap (reserved from the server's max_file_store) keeps a stalled consumer
         // from filling the disk.
@@ -148,11 +153,6 @@ export function resourceSpecs(config: Config): readonly ResourceSpec[] {
 /** The resources `component` owns or reads. */
 export function resourcesFor(config: Config, component: Component): readonly ResourceSpec[] {
   return resourceSpecs(config).filter((r) => r.owner === component || r.readers.includes(component));
-}
-
-/** Thrown when a resource exists with a configuration Herald cannot work with. */
-export class ResourceConflictError extends Error {
-  override readonly name = "ResourceConflictError";
 }
 
 const STREAM_NAME_IN_USE = 10058;
@@ -220,7 +220,7 @@ async function ensureBucket(
   // Kvm.create opens the bucket when it exists and creates it (idempotently) when it does not.
   await new Kvm(nc).create(spec.name, spec.options);
   if (!owner) return;
-  const stream = `KV_${spec.name}`;
+  const stream = kvNames.stream(spec.name);
   let info: StreamInfo;
   try {
     info = await jsm.streams.info(stream);
@@ -246,7 +246,7 @@ async function ensureObjectStore(
   // Like Kvm.create, Objm.create opens an existing store and creates a missing one.
   await new Objm(nc).create(spec.name, { replicas: spec.replicas });
   if (!owner) return;
-  const stream = `OBJ_${spec.name}`;
+  const stream = objectStoreStream(spec.name);
   const info = await jsm.streams.info(stream);
   if (info.config.num_replicas !== spec.replicas) {
     log.info({ objectStore: spec.name, changed: ["num_replicas"] }, "updating object store settings");

@@ -14,9 +14,11 @@ import {
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
+import { ResourceConflictError } from "./errors.js";
 import { createLogger } from "./logger.js";
 import { connectNats } from "./nats.js";
-import { ensureResources, ResourceConflictError } from "./resources.js";
+import { ensureResources } from "./resources.js";
+import { retry } from "./retry.js";
 
 /** What a worker's `start` gets: everything it needs, created once. */
 export interface WorkerContext {
@@ -86,16 +88,14 @@ export async function startWorker(
     const jsm = await jetstreamManager(nc);
     // A cluster electing leaders or a busy server can time a request out: try again a few
     // times. A resource with settings Herald cannot use is final.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await ensureResources(nc, jsm, config, component, log);
-        break;
-      } catch (err) {
-        if (err instanceof ResourceConflictError || attempt >= 5) throw err;
-        log.warn({ err, attempt }, "making sure of the streams and buckets failed; trying again");
-        await new Promise((r) => setTimeout(r, 1000 * attempt));
-      }
-    }
+    await retry(() => ensureResources(nc, jsm, config, component, log), {
+      what: "making sure of the streams and buckets",
+      attempts: 5,
+      minDelayMs: 1000,
+      maxDelayMs: 4000,
+      retryIf: (err) => !(err instanceof ResourceConflictError),
+      log,
+    });
     const app = await start({ config, log, nc, jsm });
     serveStats(nc, component, app, log);
     const stop = async () => {
