@@ -92,11 +92,12 @@ describe("a day of presence", () => {
     await call("heartbeat", { user: "dave", conn: "d" });
     await call("join", { user: "frank ✈", conn: "f", channel: "lobby.main" });
     await call("heartbeat", { user: "erin", conn: "e" });
+    const erinDndUntil = Date.now() + 1500;
     await call("set_status", {
       user: "erin",
       status: "dnd",
       text: "focus",
-      expires_at_ms: Date.now() + 1500,
+      expires_at_ms: erinDndUntil,
     });
 
     await waitUntil("everyone online", () =>
@@ -137,13 +138,16 @@ describe("a day of presence", () => {
     const carolOffline = userEvents("carol").at(-1) as Ev;
     expect(carolOffline.at_ms - (carolLeave?.at_ms as number)).toBe(GRACE_MS);
 
-    // erin's dnd expires by itself.
-    await waitUntil("erin's dnd expired", () =>
-      userEvents("erin").some((e) => e.manual === undefined && e.prev),
-    );
-    expect(
-      userEvents("erin").map((e) => (e.manual as { status?: string } | undefined)?.status ?? null),
-    ).toEqual([null, "dnd", null]);
+    // erin's dnd expires by itself: a status event without `manual` after the one with dnd.
+    const manualOf = (e: Ev) => (e.manual as { status?: string } | undefined)?.status ?? null;
+    await waitUntil("erin's dnd expired", () => {
+      const erin = userEvents("erin");
+      const dnd = erin.findIndex((e) => manualOf(e) === "dnd");
+      return dnd >= 0 && erin.slice(dnd + 1).some((e) => manualOf(e) === null);
+    });
+    expect(userEvents("erin").map(manualOf)).toEqual([null, "dnd", null]);
+    // At the time it was set to expire, and she stayed online throughout.
+    expect(userEvents("erin")[2]).toMatchObject({ status: "online", prev: "online", at_ms: erinDndUntil });
 
     // dave pops into the kitchen and out again.
     await call("join", { user: "dave", conn: "d", channel: "kitchen" });
@@ -154,7 +158,21 @@ describe("a day of presence", () => {
     );
     await call("leave", { user: "dave", conn: "d", channel: "kitchen" });
     await call("leave", { user: "dave", conn: "d", channel: "kitchen" }); // not joined: nothing
-    await waitUntil("dave left the kitchen", () => channelEvents("kitchen").length >= 2);
+    // A marker behind it: a user's events arrive in the order they happened, so anything the
+    // second leave caused would arrive before the marker's join.
+    await call("join", { user: "dave", conn: "d", channel: "marker" });
+    await waitUntil("dave's marker join", () => channelEvents("marker", "dave").length === 1);
+    const daveEvents = events.filter((x) => x.e.user === "dave");
+    const kitchenJoin = daveEvents.findIndex((x) => x.subject === subjects.channelEvents("kitchen"));
+    expect(
+      daveEvents.slice(kitchenJoin).map((x) => [x.subject, x.e.type, x.e.reason ?? null]),
+      "dave's events from the kitchen join to the marker",
+    ).toEqual([
+      [subjects.channelEvents("kitchen"), "join", null],
+      [subjects.channelEvents("kitchen"), "leave", "leave"],
+      [subjects.channelEvents("marker"), "join", null],
+    ]);
+    await call("leave", { user: "dave", conn: "d", channel: "marker" });
     expect(
       channelEvents("kitchen").map((e) => [e.type, e.reason ?? null, e.first ?? e.last ?? null]),
     ).toEqual([
