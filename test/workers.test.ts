@@ -1,13 +1,24 @@
 /**
  * The three workers as real processes against a real nats-server: they start (several of each
  * at once), create the streams and buckets they own with the right configuration, wait for a
- * server that is not up yet, refuse bad configuration, and exit 0 on SIGTERM within 5 s.
+ * server that is not up yet, connect with the credentials of NATS_URL, refuse bad configuration
+ * (every variable), and exit 0 on SIGTERM within their stop deadline.
  */
 
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { buckets, COMPONENTS, internalSubjects, streams, subjects } from "@herald/protocol";
-import { freePort, NatsServer, repoRoot, type WorkerName, WorkerProcess, waitFor } from "@herald/testkit";
+import { buckets, COMPONENTS, INT_VARIABLES, internalSubjects, streams, subjects } from "@herald/protocol";
+import { STOP_TIMEOUT_MS } from "@herald/runtime";
+import {
+  callUntilAnswered,
+  freePort,
+  NatsServer,
+  repoRoot,
+  type WorkerName,
+  WorkerProcess,
+  waitFor,
+} from "@herald/testkit";
 import { jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -15,6 +26,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const WORKERS: readonly WorkerName[] = COMPONENTS;
 const NANOS_PER_MS = 1_000_000;
+/**
+ * How long a clean stop may take before the worker forces itself out with exit 1: a
+ * presence-actor stores and snapshots every partition it holds, up to 60 s (its app's
+ * STOP_TIMEOUT_MS, ARCHITECTURE.md "Leases"); the others the runtime's 5 s.
+ */
+const STOP_LIMIT_MS: Record<WorkerName, number> = {
+  gateway: STOP_TIMEOUT_MS,
+  "presence-actor": 60_000,
+  "status-projector": STOP_TIMEOUT_MS,
+};
 
 describe("workers as processes", () => {
   let server: NatsServer;
@@ -100,7 +121,8 @@ describe("workers as processes", () => {
         code: 0,
         signal: null,
       });
-      expect(exit.ms).toBeLessThan(5000);
+      const name = started[i]?.name as WorkerName;
+      expect(exit.ms, `${name} stop`).toBeLessThan(STOP_LIMIT_MS[name]);
     }
   });
 
@@ -175,17 +197,105 @@ describe("workers as processes", () => {
     }
   });
 
-  it("refuses invalid configuration at start, naming the variable and the accepted range", async () => {
-    for (const name of WORKERS) {
+  it("connects with the user:pass of NATS_URL, and not with a wrong password", async () => {
+    const password = "s3cret-Pw";
+    await using secured = await NatsServer.start({
+      extraConfig: ["authorization {", "  user: herald", `  password: ${JSON.stringify(password)}`, "}"].join(
+        "\n",
+      ),
+    });
+    const url = (pass: string) => `nats://herald:${pass}@127.0.0.1:${secured.port}`;
+    // The server really wants them.
+    await expect(connect({ servers: secured.url, reconnect: false })).rejects.toThrow(/Authorization/);
+    const snc = await connect({ servers: secured.url, user: "herald", pass: password });
+    try {
+      // A wrong password: the server refuses it, and the worker never starts (it gives up).
+      const wrong = WorkerProcess.spawn("gateway", {
+        NATS_URL: url("wrong-Pw"),
+        HERALD_PARTITIONS: PARTITIONS,
+      });
+      procs.push(wrong);
+      const exit = await waitFor(() => wrong.exited, { what: "the worker with a wrong password to give up" });
+      expect(exit.code, wrong.output).not.toBe(0);
+      expect(wrong.output).toMatch(/Authorization Violation/);
+      expect(wrong.output).not.toMatch(/"msg":"connected to NATS"|"msg":"started"/);
+      expect(wrong.output).not.toContain("wrong-Pw");
+      expect(secured.log()).toMatch(/authentication error/);
+      await expect(snc.request(subjects.method("get_user_status"), '{"users":["x"]}')).rejects.toThrow(
+        /no responders/i,
+      );
+
+      // The right one: it connects, ensures its resources and serves the API.
+      const right = WorkerProcess.spawn("gateway", {
+        NATS_URL: url(password),
+        HERALD_PARTITIONS: PARTITIONS,
+      });
+      procs.push(right);
+      await right.waitForOutput(/"msg":"started"/);
+      expect(await callUntilAnswered(snc, "get_user_status", { users: ["x"] })).toEqual({
+        statuses: [{ user: "x", status: "offline" }],
+      });
+      expect(await callUntilAnswered(snc, "heartbeat", { user: "x", conn: "c" })).toEqual({});
+      const jsm = await jetstreamManager(snc);
+      expect((await jsm.streams.info(streams.commands)).state.messages).toBe(1);
+      expect(await right.stop("SIGTERM")).toMatchObject({ code: 0 });
+      expect(right.output).not.toContain(password);
+    } finally {
+      await snc.close();
+    }
+  });
+
+  it("refuses every invalid configuration variable at start: exit 78, naming it", async () => {
+    const range = (v: { variable: string; min: number; max: number }) =>
+      `${v.variable}: must be an integer from ${v.min} to ${v.max}`;
+    // [env, what stderr must say]: every variable of protocol/src/config.ts, one worker each.
+    const cases: [Record<string, string>, string][] = [
+      ...Object.values(INT_VARIABLES).flatMap((v, i): [Record<string, string>, string][] => [
+        // Out of range, or not an integer, in turn.
+        [{ [v.variable]: i % 2 === 0 ? String(v.max + 1) : "soon" }, range(v)],
+      ]),
+      [
+        { PRESENCE_TTL_MS: "20000", PRESENCE_MAX_TTL_MS: "10000" },
+        "PRESENCE_TTL_MS: must not exceed PRESENCE_MAX_TTL_MS (10000), got 20000",
+      ],
+      [{ LOG_LEVEL: "loud" }, "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent"],
+      [{ LOG_FORMAT: "xml" }, "LOG_FORMAT: must be one of auto, pretty, json"],
+      [
+        { NATS_URL: "http://herald:s3cret@127.0.0.1:4222" },
+        'NATS_URL: "http://***@127.0.0.1:4222" has scheme http:; expected nats or tls',
+      ],
+      [{ NATS_URL: `${server.url},` }, "NATS_URL: has an empty entry"],
+    ];
+    // Every variable config.ts reads (`env.X`, or an integer's `variable: "X"`) is among them.
+    const source = readFileSync(join(repoRoot, "packages", "protocol", "src", "config.ts"), "utf8");
+    const variables = new Set(
+      [...source.matchAll(/(?:\benv\.|variable: ")([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]),
+    );
+    expect(variables.size).toBeGreaterThanOrEqual(12);
+    const tested = new Set(cases.flatMap(([env]) => Object.keys(env)));
+    expect([...variables].sort()).toEqual([...tested].sort());
+
+    for (const [i, [env, message]] of cases.entries()) {
+      const name = WORKERS[i % WORKERS.length] as WorkerName;
+      // With a server to connect to: a worker that accepted the value would start and stay.
       const worker = WorkerProcess.spawn(name, {
         NATS_URL: server.url,
         HERALD_PARTITIONS: PARTITIONS,
-        PRESENCE_GRACE_MS: "soon",
+        ...env,
       });
       procs.push(worker);
-      const exit = await worker.waitExit();
-      expect(exit.code).toBe(78);
-      expect(worker.output).toContain("PRESENCE_GRACE_MS: must be an integer from 0 to 3600000");
+      const what = `${name} with ${JSON.stringify(env)}`;
+      // Read before anything else: it exits at once (node's own start is most of it).
+      const exit = await waitFor(() => worker.exited, { what: `${what} to exit`, timeoutMs: 15_000 }).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}\n--- output ---\n${worker.output}`);
+        },
+      );
+      expect(exit.code, `${what}:\n${worker.output}`).toBe(78);
+      expect(worker.output, what).toContain(`herald ${name}: invalid configuration`);
+      expect(worker.output, what).toContain(message);
+      expect(worker.output, what).not.toContain("connecting to NATS");
+      expect(worker.output, what).not.toContain("s3cret");
     }
   });
 });
