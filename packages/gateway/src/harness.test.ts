@@ -17,7 +17,7 @@ import {
   subjects,
 } from "@herald/protocol";
 import { ensureResources } from "@herald/runtime";
-import { NatsServer, waitFor } from "@herald/testkit";
+import { NatsServer, type NatsServerOptions, waitFor } from "@herald/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { type ServiceClient, type ServiceStats, Svcm } from "@nats-io/services";
@@ -54,9 +54,15 @@ export interface Harness extends AsyncDisposable {
 }
 
 export async function startHarness(
-  opts: { env?: Record<string, string>; gateway?: GatewayOptions; gateways?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    gateway?: GatewayOptions;
+    gateways?: number;
+    /** Options of the nats-server (e.g. `extraConfig`). */
+    server?: NatsServerOptions;
+  } = {},
 ): Promise<Harness> {
-  const server = await NatsServer.start();
+  const server = await NatsServer.start(opts.server);
   const conns: NatsConnection[] = [];
   const gateways: GatewayApp[] = [];
   const dispose = async () => {
