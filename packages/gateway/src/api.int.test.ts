@@ -92,26 +92,6 @@ describe("gateway API errors", () => {
     });
   });
 
-  it("answers 409 for an update of a member that has not joined, naming channel and conn", async () => {
-    await withHarness(async (h) => {
-      const reply = await h.call("update", { user: "u", conn: "tab-1", channel: "room:1", data: {} });
-      expectError(reply, 409, /conn "tab-1".*channel "room:1"/);
-      // Joined through this gateway: accepted at once, before any projection shows it.
-      await h.result("join", { user: "u", conn: "tab-1", channel: "room:1" });
-      expect(
-        await h.result("update", { user: "u", conn: "tab-1", channel: "room:1", data: { v: 1 } }),
-      ).toEqual({});
-      await h.result("leave", { user: "u", conn: "tab-1", channel: "room:1" });
-      expectError(
-        await h.call("update", { user: "u", conn: "tab-1", channel: "room:1", data: {} }),
-        409,
-        "tab-1",
-      );
-      // Other commands never conflict.
-      expect(await h.result("leave", { user: "u", conn: "tab-1", channel: "room:1" })).toEqual({});
-    });
-  });
-
   it("answers 503 when the command cannot be stored", async () => {
     await withHarness(async (h) => {
       await h.result("heartbeat", { user: "u", conn: "c" });

@@ -5,8 +5,8 @@
  * projections and history from the events stream.
  *
  * Wiring only: the pure parts are commands.ts (stamping), view.ts (queries), history.ts
- * (windows), recent-joins.ts (409 memory) and appender.ts (batching, over a publish function);
- * the adapters are service.ts (micro service), kv-feed.ts (KV watches) and event-log.ts.
+ * (windows) and appender.ts (batching, over a publish function); the adapters are service.ts
+ * (micro service), kv-feed.ts (KV watches), verdicts.ts (the owners' verdicts) and event-log.ts.
  */
 import { encodeCommandBatch, internalSubjects } from "@herald/protocol";
 import type { App, WorkerContext } from "@herald/runtime";
@@ -15,8 +15,9 @@ import { BatchingAppender, type PublishBatch } from "./appender.js";
 import { Dispatcher } from "./dispatcher.js";
 import { JetStreamEventLog } from "./event-log.js";
 import { KvFeed } from "./kv-feed.js";
-import { RecentJoins } from "./recent-joins.js";
 import { ApiService } from "./service.js";
+import { tuning } from "./tuning.js";
+import { VerdictInbox } from "./verdicts.js";
 import { PresenceView } from "./view.js";
 
 /** Tuning; the defaults suit production, tests change them to reach edge cases. */
@@ -29,8 +30,8 @@ export interface GatewayOptions {
   readonly publishTimeoutMs?: number;
   /** Publish attempts with the same message id on a timeout (default 3). */
   readonly publishAttempts?: number;
-  /** How long an appended join counts as joined for `update` (default 30 s). */
-  readonly recentJoinTtlMs?: number;
+  /** How long a command waits for its owner's verdict before it is answered 503 (default 10 s). */
+  readonly verdictTimeoutMs?: number;
   /** The clock (unix ms). */
   readonly now?: () => number;
 }
@@ -43,8 +44,10 @@ export interface GatewayApp extends App {
 export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Promise<GatewayApp> {
   const { config, nc, jsm, log } = ctx;
   const js = jsm.jetstream();
-  const timeout = opts.publishTimeoutMs ?? 2_000;
-  const retries = opts.publishAttempts ?? 3;
+  const timeout = opts.publishTimeoutMs ?? tuning.publishTimeoutMs;
+  const retries = opts.publishAttempts ?? tuning.publishAttempts;
+  // This process's name in reply tokens and command batch ids.
+  const id = nuid.next();
   const publish: PublishBatch = async (partition, cmds, msgId) => {
     // A retry carries the same id, so the stream stores the batch once.
     await js.publish(internalSubjects.commands(partition), encodeCommandBatch(cmds), {
@@ -56,19 +59,19 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
   const appender = new BatchingAppender({
     partitions: config.partitions,
     publish,
-    idPrefix: nuid.next(),
+    idPrefix: id,
     ...(opts.maxBatchCommands !== undefined ? { maxBatchCommands: opts.maxBatchCommands } : {}),
     ...(opts.maxPendingBatches !== undefined ? { maxPendingBatches: opts.maxPendingBatches } : {}),
   });
   const view = new PresenceView();
-  const recentJoins = new RecentJoins(opts.recentJoinTtlMs);
-  const feed = await KvFeed.start(nc, view, log, { onMember: (key) => recentJoins.forget(key) });
+  const feed = await KvFeed.start(nc, view, log);
+  const verdicts = new VerdictInbox(nc, id, opts.verdictTimeoutMs ?? tuning.verdictTimeoutMs, log);
   const dispatcher = new Dispatcher({
     config,
     appender,
     view,
     viewReady: () => feed.ready,
-    recentJoins,
+    verdicts,
     events: new JetStreamEventLog(js, jsm, log),
     now: opts.now ?? Date.now,
   });
@@ -77,9 +80,10 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
     api = await ApiService.start(nc, dispatcher, log, () => ({
       ...appender.stats(),
       view: { ...feed.stats(), ...view.counts },
-      recent_joins: recentJoins.size,
+      verdicts_waiting: verdicts.waiting,
     }));
   } catch (err) {
+    verdicts.close();
     await feed.stop();
     throw err;
   }
@@ -92,6 +96,7 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
       // No new requests; those being served finish (their appends are flushed below).
       await api.stop();
       await appender.close();
+      verdicts.close();
       await feed.stop();
       log.info(appender.stats(), "gateway stopped");
     },

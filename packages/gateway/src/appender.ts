@@ -16,6 +16,7 @@
  */
 import { type Command, partitionOf } from "@herald/protocol";
 import { AppendFailedError, OverloadedError, StoppingError } from "./errors.js";
+import { tuning } from "./tuning.js";
 
 /**
  * Publishes one batch of one partition with the given de-duplication id; resolves when
@@ -47,9 +48,6 @@ export interface AppenderStats {
   /** Requests refused because too many batches were pending. */
   readonly overloaded: number;
 }
-
-export const DEFAULT_MAX_BATCH_COMMANDS = 500;
-export const DEFAULT_MAX_PENDING_BATCHES = 256;
 
 interface Batch {
   readonly cmds: Command[];
@@ -100,8 +98,8 @@ export class BatchingAppender {
   constructor(opts: AppenderOptions) {
     this.#partitions = opts.partitions;
     this.#publish = opts.publish;
-    this.#maxBatch = opts.maxBatchCommands ?? DEFAULT_MAX_BATCH_COMMANDS;
-    this.#maxPending = opts.maxPendingBatches ?? DEFAULT_MAX_PENDING_BATCHES;
+    this.#maxBatch = opts.maxBatchCommands ?? tuning.maxBatchCommands;
+    this.#maxPending = opts.maxPendingBatches ?? tuning.maxPendingBatches;
     this.#idPrefix = opts.idPrefix;
     this.#schedule = opts.schedule ?? ((fn) => setImmediate(fn));
   }

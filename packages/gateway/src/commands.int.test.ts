@@ -1,8 +1,34 @@
-import { type Command, json, partitionOf, subjects } from "@herald/protocol";
+import { type Command, encodeVerdict, internalSubjects, json, partitionOf, subjects } from "@herald/protocol";
 import { waitFor } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
-import { readCommandBatches, readCommands, startHarness } from "./harness.test.js";
+import { type Harness, readCommandBatches, readCommands, startHarness } from "./harness.test.js";
 import type { ApiCounters } from "./service.js";
+
+/** An update's reply token (checked where the verdict is answered), left out to compare the rest. */
+function withoutReply(cmd: Command): Command {
+  if (cmd.type !== "update") return cmd;
+  const { reply: _reply, ...rest } = cmd;
+  return rest;
+}
+
+/**
+ * Waits for the update appended after the first `stored` batches and publishes its verdict
+ * (applied) to the gateway that asked, as the user's owner in presence-actor does.
+ */
+async function answerVerdict(h: Harness, stored: number): Promise<void> {
+  const cmd = await waitFor(
+    async () =>
+      (await readCommandBatches(h))
+        .slice(stored)
+        .flatMap((b) => b.cmds)
+        .find((c) => c.type === "update"),
+    { what: "the update to be stored" },
+  );
+  const reply = cmd.type === "update" ? cmd.reply : undefined;
+  expect(reply).toMatch(/^[A-Za-z0-9]+\.\d+$/);
+  const [gateway, id] = (reply as string).split(".") as [string, string];
+  h.nc.publish(internalSubjects.verdicts(gateway), encodeVerdict({ id: Number(id) }));
+}
 
 /** Replaces every at_ms with 0 after checking it lies in [from, to]. */
 function unstamped(cmds: readonly Command[], from: number, to: number): Command[] {
@@ -87,7 +113,10 @@ describe("gateway commands", () => {
     let stored = 0;
     for (const [method, params, expected] of requests) {
       const from = Date.now();
-      expect((await h.call(method, params)).body).toEqual({ result: {} });
+      const reply = h.call(method, params);
+      // An update is answered once its user's owner applied it: the test plays the owner here.
+      if (method === "update") await answerVerdict(h, stored);
+      expect((await reply).body).toEqual({ result: {} });
       const to = Date.now();
       // Acknowledged means stored: no waiting.
       const batches = await readCommandBatches(h);
@@ -97,7 +126,7 @@ describe("gateway commands", () => {
         added.flatMap((b) => b.cmds),
         from,
         to,
-      );
+      ).map(withoutReply);
       expect(cmds).toEqual(expected);
       for (const batch of added) {
         for (const cmd of batch.cmds)
@@ -150,8 +179,7 @@ describe("gateway commands", () => {
 
   it("appends plain-published commands and drops and counts invalid ones", async () => {
     await using h = await startHarness();
-    // The plain update below is refused 409 (dropped), which needs the view.
-    await h.viewLoaded();
+    // A published update is appended like any command: its owner refuses it later if need be.
     h.nc.publish(subjects.method("heartbeat"), json.encode({ user: "pub", conn: "c" }));
     h.nc.publish(subjects.method("join"), json.encode({ user: "pub", conn: "c", channel: "r" }));
     h.nc.publish(subjects.method("heartbeat"), json.encode({ user: "" }));
@@ -168,11 +196,12 @@ describe("gateway commands", () => {
       },
       { what: "the published messages to be handled" },
     );
-    expect(data).toMatchObject({ plain_appended: 2, plain_dropped: 4, plain_ignored: 1, plain_failed: 0 });
+    expect(data).toMatchObject({ plain_appended: 3, plain_dropped: 3, plain_ignored: 1, plain_failed: 0 });
     const cmds = await readCommands(h);
     expect(cmds.map((c) => [c.type, c.user])).toEqual([
       ["heartbeat", "pub"],
       ["join", "pub"],
+      ["update", "x"],
     ]);
   });
 });

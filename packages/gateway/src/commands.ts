@@ -2,7 +2,7 @@
  * Stamping (pure): a parsed command request becomes the internal commands presence-actor
  * applies, each stamped with the gateway's receipt time and a ttl, in request order.
  */
-import { type ApiRequest, type Command, type CommandMethod, partitionOf } from "@herald/protocol";
+import type { ApiRequest, Command, CommandMethod } from "@herald/protocol";
 
 /** A parsed request of one of the command methods. */
 export type CommandRequest = Extract<ApiRequest, { method: CommandMethod }>;
@@ -23,12 +23,22 @@ export function isCommandRequest(req: ApiRequest): req is CommandRequest {
   }
 }
 
+/** Whether a command can be refused by the state it meets, so its owner's verdict is awaited. */
+export function needsVerdict(req: CommandRequest): boolean {
+  return req.method === "update";
+}
+
 /**
  * The stamped commands of `req`: `at_ms` is the receipt time, `ttl_ms` the heartbeat's own or
- * `defaultTtlMs` (PRESENCE_TTL_MS). Optional fields that were not given are left out, not
- * written as null.
+ * `defaultTtlMs` (PRESENCE_TTL_MS), `reply` where the owner's verdict goes (commands that need
+ * one). Optional fields that were not given are left out, not written as null.
  */
-export function toCommands(req: CommandRequest, atMs: number, defaultTtlMs: number): Command[] {
+export function toCommands(
+  req: CommandRequest,
+  atMs: number,
+  defaultTtlMs: number,
+  reply?: string,
+): Command[] {
   switch (req.method) {
     case "heartbeat":
       return req.params.heartbeats.map((hb) => ({
@@ -50,7 +60,18 @@ export function toCommands(req: CommandRequest, atMs: number, defaultTtlMs: numb
     }
     case "update": {
       const { user, conn, channel, data } = req.params;
-      return [{ type: "update", user, conn, channel, data, ttl_ms: defaultTtlMs, at_ms: atMs }];
+      return [
+        {
+          type: "update",
+          user,
+          conn,
+          channel,
+          data,
+          ttl_ms: defaultTtlMs,
+          ...(reply !== undefined ? { reply } : {}),
+          at_ms: atMs,
+        },
+      ];
     }
     case "leave": {
       const { user, conn, channel } = req.params;
@@ -71,16 +92,4 @@ export function toCommands(req: CommandRequest, atMs: number, defaultTtlMs: numb
       ];
     }
   }
-}
-
-/** Commands grouped by the partition of their user, each group in the order given. */
-export function groupByPartition(cmds: readonly Command[], partitions: number): Map<number, Command[]> {
-  const groups = new Map<number, Command[]>();
-  for (const cmd of cmds) {
-    const p = partitionOf(cmd.user, partitions);
-    const group = groups.get(p);
-    if (group === undefined) groups.set(p, [cmd]);
-    else group.push(cmd);
-  }
-  return groups;
 }

@@ -1,6 +1,6 @@
-import { type ApiRequest, type Command, json, parseRequest, partitionOf } from "@herald/protocol";
+import { type ApiRequest, json, parseRequest } from "@herald/protocol";
 import { describe, expect, it } from "vitest";
-import { type CommandRequest, groupByPartition, isCommandRequest, toCommands } from "./commands.js";
+import { type CommandRequest, isCommandRequest, toCommands } from "./commands.js";
 
 const AT = 1_700_000_000_000;
 const TTL = 30_000;
@@ -87,25 +87,5 @@ describe("toCommands", () => {
     const query = parseRequest("presence", json.encode({ channel: "r" }), { maxTtlMs: 1000, nowMs: AT });
     expect(isCommandRequest(query)).toBe(false);
     expect(isCommandRequest(parse("leave", { user: "u", conn: "c", channel: "r" }))).toBe(true);
-  });
-});
-
-describe("groupByPartition", () => {
-  it("groups by the user's partition and keeps the order within each group", () => {
-    const cmds: Command[] = Array.from({ length: 200 }, (_, i) => ({
-      type: "activity",
-      user: `user-${i % 37}`,
-      at_ms: i,
-    }));
-    const groups = groupByPartition(cmds, 8);
-    let total = 0;
-    for (const [p, group] of groups) {
-      total += group.length;
-      for (const cmd of group) expect(partitionOf(cmd.user, 8)).toBe(p);
-      const times = group.map((c) => c.at_ms);
-      expect(times).toEqual([...times].sort((a, b) => a - b));
-    }
-    expect(total).toBe(200);
-    expect(groups.size).toBeGreaterThan(1);
   });
 });

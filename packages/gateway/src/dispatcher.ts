@@ -1,22 +1,17 @@
 /**
- * The one dispatcher of the API subjects (`subjects.api`): parses a request for its method and serves it.
- * Commands are stamped and appended (answered once durable); queries are answered from the
- * view (503 until it is loaded) or, for history, from the events stream. Every refusal is a
- * HeraldError with its public code; anything else thrown is a bug (answered 500 by the caller).
+ * The one dispatcher of every method, whatever the transport: parses a request for its method
+ * and serves it. Commands are stamped and appended (answered once durable; one that the state
+ * may refuse — `update` — once its user's owner has applied or refused it); queries are
+ * answered from the view (503 until it is loaded) or, for history, from the events stream.
+ * Every refusal is a HeraldError with its public code; anything else thrown is a bug (answered
+ * 500 by the transport).
  */
-import {
-  type ApiRequest,
-  type Config,
-  ConflictError,
-  memberKey,
-  type ParamsByMethod,
-  parseRequest,
-} from "@herald/protocol";
+import { type ApiRequest, type Config, HeraldError, parseRequest } from "@herald/protocol";
 import type { BatchingAppender } from "./appender.js";
-import { type CommandRequest, isCommandRequest, toCommands } from "./commands.js";
+import { type CommandRequest, isCommandRequest, needsVerdict, toCommands } from "./commands.js";
 import { ViewNotReadyError } from "./errors.js";
 import { type EventLog, readHistory, readStatusAt } from "./history.js";
-import type { RecentJoins } from "./recent-joins.js";
+import type { Verdicts } from "./verdicts.js";
 import type { PresenceView } from "./view.js";
 
 export interface DispatcherDeps {
@@ -25,7 +20,7 @@ export interface DispatcherDeps {
   readonly view: PresenceView;
   /** True once the view holds what the KV buckets held at start. */
   readonly viewReady: () => boolean;
-  readonly recentJoins: RecentJoins;
+  readonly verdicts: Verdicts;
   readonly events: EventLog;
   /** Unix milliseconds: the stamp of commands and the "now" of queries. */
   readonly now: () => number;
@@ -41,53 +36,35 @@ export class Dispatcher {
     this.#deps = deps;
   }
 
-  /** Parses `body` for `method` and serves it. Throws HeraldError (400, 404, 409, 413, 503). */
-  async handle(method: string, body: Uint8Array): Promise<Result> {
+  /**
+   * Parses `body` for `method` and serves it. Throws HeraldError (400, 404, 409, 413, 503).
+   * `answered` is false for a plain publish: nobody waits for the owner's verdict.
+   */
+  async handle(method: string, body: Uint8Array, answered = true): Promise<Result> {
     const nowMs = this.#deps.now();
     const req = parseRequest(method, body, { maxTtlMs: this.#deps.config.maxTtlMs, nowMs });
-    return isCommandRequest(req) ? this.#command(req, nowMs) : this.#query(req, nowMs);
+    return isCommandRequest(req) ? this.#command(req, nowMs, answered) : this.#query(req, nowMs);
   }
 
-  async #command(req: CommandRequest, nowMs: number): Promise<Result> {
-    const { appender, recentJoins, config } = this.#deps;
-    if (req.method === "update") this.#checkJoined(req.params, nowMs);
-    // Throws (appending nothing) when overloaded or stopping.
-    const stored = appender.append(toCommands(req, nowMs, config.ttlMs));
-    // Remembered at once, so an update sent right behind its join is not refused.
-    switch (req.method) {
-      case "join":
-        recentJoins.joined(req.params.channel, req.params.user, req.params.conn, nowMs);
-        break;
-      case "leave":
-        recentJoins.forget(memberKey(req.params.channel, req.params.user, req.params.conn));
-        break;
-      case "disconnect":
-        recentJoins.disconnected(req.params.user, req.params.conn);
-        break;
-      default:
-        break;
+  async #command(req: CommandRequest, nowMs: number, answered: boolean): Promise<Result> {
+    const { appender, config, verdicts } = this.#deps;
+    if (!answered || !needsVerdict(req)) {
+      // Throws (appending nothing) when overloaded or stopping.
+      await appender.append(toCommands(req, nowMs, config.ttlMs));
+      return {};
     }
+    const waiting = verdicts.expect();
     try {
-      await stored;
+      await appender.append(toCommands(req, nowMs, config.ttlMs, waiting.reply));
     } catch (err) {
-      // A join that was not stored must not let updates through.
-      if (req.method === "join")
-        recentJoins.forget(memberKey(req.params.channel, req.params.user, req.params.conn));
+      waiting.cancel();
       throw err;
     }
+    const verdict = await waiting.verdict;
+    if (verdict.code !== undefined) {
+      throw new HeraldError(verdict.code as HeraldError["code"], verdict.message ?? "refused");
+    }
     return {};
-  }
-
-  /** 409 unless the member is in the view or was joined through this gateway recently. */
-  #checkJoined(p: ParamsByMethod["update"], nowMs: number): void {
-    const { view, viewReady, recentJoins } = this.#deps;
-    const key = memberKey(p.channel, p.user, p.conn);
-    if (recentJoins.has(key, nowMs)) return;
-    if (!viewReady()) throw new ViewNotReadyError();
-    if (view.hasMember(key)) return;
-    throw new ConflictError(
-      `update: conn ${JSON.stringify(p.conn)} of user ${JSON.stringify(p.user)} has not joined channel ${JSON.stringify(p.channel)}`,
-    );
   }
 
   #view(): PresenceView {

@@ -1,18 +1,18 @@
 import {
   type Command,
-  ConflictError,
   type HeraldError,
   InvalidParamsError,
   internalSubjects,
   json,
   memberKey,
   UnknownMethodError,
+  type Verdict,
 } from "@herald/protocol";
 import { describe, expect, it } from "vitest";
 import { Dispatcher } from "./dispatcher.js";
-import { AppendFailedError, OverloadedError, ViewNotReadyError } from "./errors.js";
+import { AppendFailedError, OverloadedError, VerdictTimeoutError } from "./errors.js";
 import type { EventLog } from "./history.js";
-import { RecentJoins } from "./recent-joins.js";
+import type { Verdicts } from "./verdicts.js";
 import { PresenceView } from "./view.js";
 
 const NOW = 1_700_000_000_000;
@@ -23,7 +23,25 @@ function setup() {
   const appended: Command[][] = [];
   const state = { ready: true, now: NOW, fail: undefined as Error | undefined, overload: false };
   const view = new PresenceView();
-  const recentJoins = new RecentJoins(30_000);
+  // Verdicts asked for, by reply token: the test plays the owner of the partition.
+  const waiting = new Map<string, { resolve(v: Verdict): void; reject(e: Error): void }>();
+  const cancelled: string[] = [];
+  let next = 0;
+  const verdicts: Verdicts = {
+    expect() {
+      const reply = `gw.${next++}`;
+      const verdict = new Promise<Verdict>((resolve, reject) => waiting.set(reply, { resolve, reject }));
+      verdict.catch(() => {});
+      return { reply, verdict, cancel: () => cancelled.push(reply) };
+    },
+  };
+  /** Answers the verdict of the last command appended, as its owner would. */
+  const owner = (verdict: Omit<Verdict, "id">) => {
+    const cmd = appended.at(-1)?.[0] as { reply?: string } | undefined;
+    const w = cmd?.reply === undefined ? undefined : waiting.get(cmd.reply);
+    if (w === undefined) throw new Error("no verdict is awaited for the last command");
+    w.resolve({ id: 0, ...verdict });
+  };
   // One list of stored events per subject: scan() visits it oldest first, last() is the last
   // event scan() would visit, as on the stream.
   const stored = new Map<string, unknown[]>([[internalSubjects.userEvent("u"), [ONLINE_AT_5]]]);
@@ -44,12 +62,16 @@ function setup() {
     },
     view,
     viewReady: () => state.ready,
-    recentJoins,
+    verdicts,
     events,
     now: () => state.now,
   });
   const call = (method: string, params: unknown) => dispatcher.handle(method, json.encode(params));
-  return { dispatcher, call, appended, state, view };
+  const callPlain = (method: string, params: unknown) =>
+    dispatcher.handle(method, json.encode(params), false);
+  /** Lets the dispatcher append (its promise settles on the next ticks). */
+  const appendedOnce = () => new Promise((r) => setImmediate(r));
+  return { dispatcher, call, callPlain, appended, state, view, owner, waiting, cancelled, appendedOnce };
 }
 
 async function refusal(p: Promise<unknown>): Promise<HeraldError> {
@@ -77,60 +99,52 @@ describe("Dispatcher commands", () => {
     expect(appended).toEqual([]);
   });
 
-  it("answers 409 for an update of a member it does not know, naming channel and conn", async () => {
-    const { call, appended } = setup();
-    const err = await refusal(call("update", { user: "u", conn: "c1", channel: "room", data: {} }));
-    expect(err).toBeInstanceOf(ConflictError);
+  it("answers an update from its owner's verdict: {} when applied, its error when refused", async () => {
+    const { call, appended, owner, appendedOnce } = setup();
+    const upd = { user: "u", conn: "c1", channel: "room", data: { n: 1 } };
+    const applied = call("update", upd);
+    await appendedOnce();
+    expect(appended.at(-1)).toEqual([{ type: "update", ...upd, ttl_ms: 30_000, reply: "gw.0", at_ms: NOW }]);
+    owner({});
+    await expect(applied).resolves.toEqual({});
+    const refused = call("update", upd);
+    await appendedOnce();
+    owner({ code: 409, message: 'update: conn "c1" of user "u" has not joined channel "room"' });
+    const err = await refusal(refused);
     expect(err.code).toBe(409);
-    expect(err.message).toContain('"room"');
-    expect(err.message).toContain('"c1"');
-    expect(appended).toEqual([]);
+    expect(err.message).toBe('update: conn "c1" of user "u" has not joined channel "room"');
   });
 
-  it("accepts an update right behind a join through it, until a leave or disconnect", async () => {
-    const { call, state } = setup();
-    const upd = { user: "u", conn: "c", channel: "room", data: { n: 1 } };
-    await call("join", { user: "u", conn: "c", channel: "room" });
-    await expect(call("update", upd)).resolves.toEqual({});
-    await call("leave", { user: "u", conn: "c", channel: "room" });
-    expect((await refusal(call("update", upd))).code).toBe(409);
-    await call("join", { user: "u", conn: "c", channel: "room" });
-    await call("disconnect", { user: "u", conn: "c" });
-    expect((await refusal(call("update", upd))).code).toBe(409);
-    await call("join", { user: "u", conn: "c", channel: "room" });
-    state.now += 30_000;
-    expect((await refusal(call("update", upd))).code).toBe(409);
+  it("answers 503 when no verdict comes in time", async () => {
+    const { call, waiting, appendedOnce } = setup();
+    const pending = call("update", { user: "u", conn: "c", channel: "r", data: {} });
+    await appendedOnce();
+    waiting.get("gw.0")?.reject(new VerdictTimeoutError(10_000));
+    const err = await refusal(pending);
+    expect(err).toBeInstanceOf(VerdictTimeoutError);
+    expect(err.code).toBe(503);
   });
 
-  it("accepts an update of a member in the view, hidden ones included", async () => {
-    const { call, view } = setup();
-    const doc = { channel: "room", user: "u", conn: "c", data: {}, joined_at_ms: 1, updated_at_ms: 1 };
-    view.putMember(memberKey("room", "u", "c"), { ...doc, hidden: true });
-    await expect(call("update", { user: "u", conn: "c", channel: "room", data: {} })).resolves.toEqual({});
+  it("asks no verdict of other commands, nor of a published update (nobody waits for it)", async () => {
+    const { call, callPlain, appended, waiting } = setup();
+    await call("join", { user: "u", conn: "c", channel: "r" });
+    await callPlain("update", { user: "u", conn: "c", channel: "r", data: {} });
+    expect(appended.map((cmds) => cmds.map((c) => "reply" in c))).toEqual([[false], [false]]);
+    expect(waiting.size).toBe(0);
   });
 
-  it("cannot decide an update before the view is loaded, unless it saw the join", async () => {
-    const { call, state } = setup();
-    state.ready = false;
-    const upd = { user: "u", conn: "c", channel: "room", data: {} };
-    expect(await refusal(call("update", upd))).toBeInstanceOf(ViewNotReadyError);
-    await call("join", { user: "u", conn: "c", channel: "room" });
-    await expect(call("update", upd)).resolves.toEqual({});
-  });
-
-  it("passes 503s of the appender on, and remembers no join that was refused", async () => {
-    const { call, state } = setup();
+  it("passes 503s of the appender on, and gives up the verdict of an update not stored", async () => {
+    const { call, state, cancelled } = setup();
     state.overload = true;
     expect((await refusal(call("join", { user: "u", conn: "c", channel: "r" }))).code).toBe(503);
+    expect((await refusal(call("update", { user: "u", conn: "c", channel: "r", data: {} }))).code).toBe(503);
     state.overload = false;
-    expect((await refusal(call("update", { user: "u", conn: "c", channel: "r", data: {} }))).code).toBe(409);
     state.fail = new AppendFailedError("timeout");
     expect(await refusal(call("heartbeat", { user: "u", conn: "c" }))).toBeInstanceOf(AppendFailedError);
-    expect(await refusal(call("join", { user: "u", conn: "c", channel: "r" }))).toBeInstanceOf(
+    expect(await refusal(call("update", { user: "u", conn: "c", channel: "r", data: {} }))).toBeInstanceOf(
       AppendFailedError,
     );
-    state.fail = undefined;
-    expect((await refusal(call("update", { user: "u", conn: "c", channel: "r", data: {} }))).code).toBe(409);
+    expect(cancelled).toEqual(["gw.0", "gw.1"]);
   });
 });
 

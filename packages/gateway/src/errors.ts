@@ -35,6 +35,20 @@ export class AppendFailedError extends HeraldError {
   }
 }
 
+/**
+ * 503: the owner of the user's partition did not say in time whether it applied the command
+ * (no owner right now: a takeover). The command is stored and will be applied.
+ */
+export class VerdictTimeoutError extends HeraldError {
+  override readonly name = "VerdictTimeoutError";
+  constructor(readonly timeoutMs: number) {
+    super(
+      ErrorCode.NotReady,
+      `not confirmed: the command is stored, but the owner of the user's partition did not confirm it within ${timeoutMs} ms; it applies once an owner takes the partition`,
+    );
+  }
+}
+
 /** 503: the gateway is shutting down and takes no new commands. */
 export class StoppingError extends HeraldError {
   override readonly name = "StoppingError";

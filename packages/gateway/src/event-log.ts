@@ -8,11 +8,7 @@ import { json, streams } from "@herald/protocol";
 import type { Logger } from "@herald/runtime";
 import type { JetStreamClient, JetStreamManager, OrderedConsumerOptions } from "@nats-io/jetstream";
 import type { EventLog } from "./history.js";
-
-/** Messages per fetch. */
-const FETCH_BATCH = 500;
-/** How long one fetch may wait for messages the consumer said were pending. */
-const FETCH_EXPIRES_MS = 2_000;
+import { tuning } from "./tuning.js";
 
 export class JetStreamEventLog implements EventLog {
   readonly #js: JetStreamClient;
@@ -42,8 +38,8 @@ export class JetStreamEventLog implements EventLog {
       let pending = (await consumer.info(true)).num_pending;
       while (pending > 0) {
         const messages = await consumer.fetch({
-          max_messages: Math.min(pending, FETCH_BATCH),
-          expires: FETCH_EXPIRES_MS,
+          max_messages: Math.min(pending, tuning.historyFetchBatch),
+          expires: tuning.historyFetchExpiresMs,
         });
         let received = 0;
         for await (const m of messages) {

@@ -9,14 +9,12 @@
  * after `until_ms`, and the events themselves are filtered by `at_ms`.
  */
 import { internalSubjects, limits, type ParamsByMethod, type Status } from "@herald/protocol";
+import { tuning } from "./tuning.js";
 
 type HistoryParams = ParamsByMethod["history"];
 type StatusAtParams = ParamsByMethod["status_at"];
 
-export const CLOCK_SLACK_MS = 5_000;
-
-/** Users of one `status_at` request read at the same time. */
-export const STATUS_AT_CONCURRENCY = 16;
+export const CLOCK_SLACK_MS = tuning.historyClockSlackMs;
 
 export interface EventLog {
   /**
@@ -142,7 +140,9 @@ export async function readStatusAt(
   params: StatusAtParams,
 ): Promise<{ statuses: { user: string; status: Status }[] }> {
   const distinct = [...new Set(params.users)];
-  const found = await mapLimit(distinct, STATUS_AT_CONCURRENCY, (user) => statusAt(log, user, params.at_ms));
+  const found = await mapLimit(distinct, tuning.statusAtConcurrency, (user) =>
+    statusAt(log, user, params.at_ms),
+  );
   const byUser = new Map(distinct.map((user, i) => [user, found[i] ?? "offline"] as const));
   return { statuses: params.users.map((user) => ({ user, status: byUser.get(user) ?? "offline" })) };
 }

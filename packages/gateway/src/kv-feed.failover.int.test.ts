@@ -11,7 +11,8 @@ import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { KvFeed, WATCH_CHECK_MS } from "./kv-feed.js";
+import { KvFeed } from "./kv-feed.js";
+import { tuning } from "./tuning.js";
 import { PresenceView } from "./view.js";
 
 const log = pino({ level: process.env.TEST_LOG ?? "silent" });
@@ -78,6 +79,6 @@ describe("KvFeed on a cluster", () => {
     const seenAt = Date.now();
     console.log(`kv-feed: values in the view ${seenAt - storedAt} ms after they were stored`);
     // Two quiet checks, then a new watch (whose creation may itself time out once on 2.9).
-    expect(seenAt - storedAt).toBeLessThan(10 * WATCH_CHECK_MS);
+    expect(seenAt - storedAt).toBeLessThan(10 * tuning.watchCheckMs);
   });
 });

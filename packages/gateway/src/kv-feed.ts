@@ -5,24 +5,15 @@
  * an update; a bucket that was empty delivers none, which its status tells.
  */
 import { buckets, compile, internalSchemas, type MemberDoc, type StatusDoc, schemas } from "@herald/protocol";
-import type { Logger } from "@herald/runtime";
+import { type Logger, retry, Watchdog } from "@herald/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { tuning } from "./tuning.js";
 import type { PresenceView } from "./view.js";
-
-/** How often a watch is checked for silence; two quiet checks behind the bucket restart it. */
-export const WATCH_CHECK_MS = 2000;
-/** Timeout of the feed's JetStream requests (making a watch, the bucket's status). */
-const WATCH_REQUEST_TIMEOUT_MS = 2000;
 
 const checkStatus = compile(schemas.StatusDoc);
 const checkMember = compile(internalSchemas.MemberDoc);
-
-export interface FeedHooks {
-  /** A member appeared in (or changed in) the view. */
-  readonly onMember?: (key: string) => void;
-}
 
 export interface FeedStats {
   readonly ready: boolean;
@@ -45,20 +36,16 @@ export class KvFeed {
   #invalid = 0;
 
   #stopped = false;
+  readonly #abort = new AbortController();
 
   private constructor() {}
 
   /** Starts both watches; resolves once they are set up (not necessarily ready). */
-  static async start(
-    nc: NatsConnection,
-    view: PresenceView,
-    log: Logger,
-    hooks: FeedHooks = {},
-  ): Promise<KvFeed> {
+  static async start(nc: NatsConnection, view: PresenceView, log: Logger): Promise<KvFeed> {
     const feed = new KvFeed();
     // Short request timeouts: on nats-server 2.9 a new watch's consumer may be placed on a
     // cluster node that is down, and its creation then waits for the timeout before another try.
-    const kvm = new Kvm(jetstream(nc, { timeout: WATCH_REQUEST_TIMEOUT_MS }));
+    const kvm = new Kvm(jetstream(nc, { timeout: tuning.watchRequestTimeoutMs }));
     const status: Target<StatusDoc> = {
       bucket: buckets.status,
       check: checkStatus,
@@ -68,10 +55,7 @@ export class KvFeed {
     const members: Target<MemberDoc> = {
       bucket: buckets.members,
       check: checkMember,
-      put: (key, doc) => {
-        view.putMember(key, doc);
-        hooks.onMember?.(key);
-      },
+      put: (key, doc) => view.putMember(key, doc),
       remove: (key) => view.deleteMember(key),
     };
     const readies: Promise<void>[] = [];
@@ -103,6 +87,7 @@ export class KvFeed {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#abort.abort();
     for (const stop of this.#stops) stop();
     await Promise.allSettled(this.#loops);
   }
@@ -127,38 +112,29 @@ export class KvFeed {
       };
     });
     let revision = 0;
-    const first = await kv.watch();
-    let watch = first;
-    const quiet = { revision: -1, checks: 0, busy: false };
-    const watchdog = setInterval(async () => {
-      if (quiet.busy || this.#stopped) return;
-      quiet.busy = true;
-      try {
-        const last = (await kv.status()).streamInfo.state.last_seq;
-        quiet.checks = last > revision && revision === quiet.revision ? quiet.checks + 1 : 0;
-        quiet.revision = revision;
-        if (quiet.checks >= 2) {
-          quiet.checks = 0;
-          log.warn({ revision, last }, "KV watch is silent; watching again");
-          watch.stop();
-        }
-      } catch (err) {
-        log.debug({ err }, "checking the KV watch failed");
-      } finally {
-        quiet.busy = false;
-      }
-    }, WATCH_CHECK_MS);
-    watchdog.unref();
-    this.#stops.push(() => clearInterval(watchdog));
+    let watch = await kv.watch();
+    // A watch that went silent while the bucket moved on (its consumer lost with a node).
+    const watchdog = new Watchdog({
+      intervalMs: tuning.watchCheckMs,
+      log,
+      probe: async () => ({
+        behind: (await kv.status()).streamInfo.state.last_seq > revision,
+        received: revision,
+      }),
+      onStall: async () => {
+        log.warn({ revision }, "KV watch is silent; watching again");
+        watch.stop();
+      },
+    }).start();
+    this.#stops.push(() => void watchdog.stop());
     // Stops whichever watch is current (the variable moves on when a watch starts again).
     this.#stops.push(() => watch.stop());
     this.#loops.push(
       (async () => {
-        for (let attempt = 0; ; ) {
+        for (;;) {
           try {
             for await (const entry of watch) {
               revision = entry.revision;
-              attempt = 0;
               this.#apply(entry, target, log);
               if (entry.isUpdate || entry.delta === 0) markReady();
             }
@@ -166,17 +142,17 @@ export class KvFeed {
             log.warn({ err }, "KV watch ended with an error");
           }
           if (this.#stopped) return;
-          for (;;) {
-            attempt++;
-            await new Promise((r) => setTimeout(r, Math.min(5000, 200 * attempt)));
-            if (this.#stopped) return;
-            try {
-              watch = await kv.watch({ resumeFromRevision: revision + 1 });
-              log.info({ revision }, "KV watch started again");
-              break;
-            } catch (err) {
-              log.warn({ err, attempt }, "starting the KV watch again failed");
-            }
+          try {
+            watch = await retry(() => kv.watch({ resumeFromRevision: revision + 1 }), {
+              what: "starting the KV watch again",
+              minDelayMs: 200,
+              maxDelayMs: 5000,
+              signal: this.#abort.signal,
+              log,
+            });
+            log.info({ revision }, "KV watch started again");
+          } catch {
+            return; // stopped
           }
         }
       })(),

@@ -158,7 +158,7 @@ export class ApiService {
       return;
     }
     try {
-      await dispatcher.handle(method, data);
+      await dispatcher.handle(method, data, false);
       this.#counters.plain_appended++;
     } catch (e) {
       const err = toHeraldError(e);

@@ -65,11 +65,6 @@ export class PresenceView {
     removeFrom(this.#byUser, old.user, key);
   }
 
-  /** True when the member exists, visible or hidden (an invisible user may update their data). */
-  hasMember(key: string): boolean {
-    return this.#members.has(key);
-  }
-
   get counts(): { users: number; members: number } {
     return { users: this.#status.size, members: this.#members.size };
   }

@@ -1,0 +1,32 @@
+/**
+ * The gateway's tuning, in one place. Operators set what they may need to change through the
+ * validated configuration; these are defaults that suit every deployment measured so far.
+ */
+export const tuning = {
+  /** Commands per command-stream message before it is sent at once. */
+  maxBatchCommands: 500,
+  /** Batches waiting for JetStream beyond which commands are answered 503. */
+  maxPendingBatches: 256,
+  /** How long one publish attempt of a batch waits for its ack, and attempts with the same id. */
+  publishTimeoutMs: 2000,
+  publishAttempts: 3,
+  /**
+   * How long a command that waits for its owner's verdict (`update`) waits before it is
+   * answered 503: longer than a partition takeover (lease ttl plus a renewal, about 6 s).
+   */
+  verdictTimeoutMs: 10_000,
+  /** How often a KV watch is checked for silence; two quiet checks behind the bucket restart it. */
+  watchCheckMs: 2000,
+  /** Timeout of the view's JetStream requests (making a watch, the bucket's status). */
+  watchRequestTimeoutMs: 2000,
+  /**
+   * History reads from the events stream by its own timestamps, which differ a little from the
+   * events' `at_ms`: it starts this much before `since_ms` and stops this much after `until_ms`.
+   */
+  historyClockSlackMs: 5000,
+  /** Users of one `status_at` request read at the same time. */
+  statusAtConcurrency: 16,
+  /** Events per fetch of a history read, and how long a fetch may wait for pending ones. */
+  historyFetchBatch: 500,
+  historyFetchExpiresMs: 2000,
+} as const;
