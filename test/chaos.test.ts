@@ -10,7 +10,10 @@
  *   events chain `prev` → `status` with none missing) and each member's join/update/leave
  *   events alternate as they must, ending where the model ends.
  *
- * The seed is printed; `CHAOS_SEED=<n>` runs the same workload and kill schedule again.
+ * The seed is in the test's name, so in every failure; `CHAOS_SEED=<n>` runs the same workload
+ * and kill schedule again. Re-sends are bounded: a command still answered 503 (or not at all)
+ * after RESEND_LIMIT fails the test; a 409 is accepted only for an `update`, re-sent at most
+ * UPDATE_409_RESENDS times, and every one is recorded in `updateConflicts`.
  */
 import {
   buckets,
@@ -34,6 +37,14 @@ const LOAD_MS = 30_000;
 const LONG_TTL_MS = 600_000;
 const SHORT_TTL_MS = 1500;
 const GRACE_MS = 300;
+/**
+ * How long one command may go unacknowledged (503 not ready/overloaded, or no reply while a
+ * gateway or the server restarts), and how many 503s it may get, before the test fails: a
+ * kill -9 or a server restart takes seconds, so more means a gateway that is stuck.
+ */
+const RESEND_LIMIT = { ms: 30_000, unavailable: 60 };
+/** Re-sends of an `update` answered 409 before it counts as refused (the model keeps the old data). */
+const UPDATE_409_RESENDS = 3;
 
 /** mulberry32: a small seeded generator, so a failing run can be repeated. */
 function rng(seed: number): () => number {
@@ -67,13 +78,21 @@ interface Ev {
   data?: Record<string, unknown>;
 }
 
-describe("chaos", () => {
+describe(`chaos (CHAOS_SEED=${SEED})`, () => {
   let server: NatsServer;
   let nc: NatsConnection;
   const workers = new Map<string, WorkerProcess>();
   let env: Record<string, string>;
   const model = new Map<string, ModelUser>();
-  const stats = { acked: 0, retries: 0, ambiguous: 0, kills: [] as string[] };
+  const stats = { acked: 0, retries: 0, ambiguous: 0, refused: 0, kills: [] as string[] };
+  /**
+   * Every 409 answered to an `update` of a member the model holds as joined (so none is
+   * right). Known: a gateway that did not append the join and whose view does not show it yet
+   * answers 409; that is being fixed separately. Once it is, assert that this stays empty:
+   *   expect(updateConflicts, `409s to updates (seed ${SEED})`).toEqual([]);
+   */
+  const updateConflicts: { user: string; conn: string; channel: string; attempt: number; message: string }[] =
+    [];
 
   const spawn = (id: string, name: Component) => workers.set(id, WorkerProcess.spawn(name, env));
 
@@ -102,26 +121,53 @@ describe("chaos", () => {
     await server?.[Symbol.asyncDispose]();
   });
 
-  /** Sends a request until it is acknowledged; 503 and 409 (view not there yet) are retried too. */
-  async function ack(method: string, params: unknown): Promise<Record<string, unknown>> {
+  /**
+   * Sends a request until it is acknowledged (`acked`). No reply and 503 are sent again, within
+   * RESEND_LIMIT; a 409 to an `update` is recorded and sent again at most UPDATE_409_RESENDS
+   * times, then the update counts as refused (`acked` false); any other error fails the test.
+   * `unanswered`: attempts without a reply (each may or may not have been applied).
+   */
+  async function ack(method: string, params: unknown): Promise<{ acked: boolean; unanswered: number }> {
+    const body = JSON.stringify(params);
+    const started = Date.now();
+    const seen = { unavailable: 0, noReply: 0, conflicts: 0 };
+    const fail = (why: string) =>
+      new Error(
+        `CHAOS_SEED=${SEED}: ${method} ${body}: ${why} (${seen.unavailable} × 503, ${seen.noReply} without reply, ${seen.conflicts} × 409 in ${Date.now() - started} ms)`,
+      );
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
         stats.retries++;
+        if (Date.now() - started > RESEND_LIMIT.ms)
+          throw fail(`not acknowledged within ${RESEND_LIMIT.ms} ms`);
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * attempt)));
       }
       let reply: { result?: Record<string, unknown>; error?: { code: number; message: string } };
       try {
         // Longer than a gateway may hold a request (its publish retries), so a request we give
         // up on can no longer be appended after our retry and reorder this user's commands.
-        const m = await nc.request(subjects.method(method), JSON.stringify(params), { timeout: 10_000 });
+        const m = await nc.request(subjects.method(method), body, { timeout: 10_000 });
         reply = m.json();
       } catch {
         stats.ambiguous++; // no reply: maybe applied, maybe not; send it again
+        seen.noReply++;
         continue;
       }
-      if (reply.error === undefined) return reply.result ?? {};
-      if (reply.error.code === 503 || reply.error.code === 409) continue;
-      throw new Error(`${method} ${JSON.stringify(params)}: ${reply.error.code} ${reply.error.message}`);
+      if (reply.error === undefined) return { acked: true, unanswered: seen.noReply };
+      if (reply.error.code === 503) {
+        seen.unavailable++;
+        if (seen.unavailable > RESEND_LIMIT.unavailable)
+          throw fail(`still 503 after ${seen.unavailable} answers`);
+        continue;
+      }
+      if (reply.error.code === 409 && method === "update") {
+        seen.conflicts++;
+        const { user, conn, channel } = params as { user: string; conn: string; channel: string };
+        updateConflicts.push({ user, conn, channel, attempt, message: reply.error.message });
+        if (seen.conflicts > UPDATE_409_RESENDS) return { acked: false, unanswered: seen.noReply };
+        continue;
+      }
+      throw fail(`answered ${reply.error.code} ${reply.error.message}`);
     }
   }
 
@@ -134,6 +180,7 @@ describe("chaos", () => {
     while (Date.now() < until) {
       const r = random();
       const longs = [...m.long.keys()];
+      let acked = true;
       if (longs.length === 0 || (r < 0.08 && longs.length < 3)) {
         const conn = `L${n++}`;
         await ack("heartbeat", { user, conn, ttl_ms: LONG_TTL_MS });
@@ -158,8 +205,15 @@ describe("chaos", () => {
         if (joined.length === 0) continue;
         const channel = pick(joined);
         const data = { u: n++ };
-        await ack("update", { user, conn, channel, data });
-        m.long.get(conn)?.set(channel, data);
+        const sent = await ack("update", { user, conn, channel, data });
+        if (!sent.acked) {
+          stats.refused++;
+          // Refused (409): nothing changed, unless an attempt without a reply was applied.
+          // Then a join with the same data (never 409) settles it.
+          if (sent.unanswered > 0) await ack("join", { user, conn, channel, data });
+          else acked = false;
+        }
+        if (acked) m.long.get(conn)?.set(channel, data);
       } else if (r < 0.72) {
         const conn = pick(longs);
         const channel = pick(CHANNELS);
@@ -176,7 +230,7 @@ describe("chaos", () => {
       } else {
         await ack("heartbeat", { user, conn: pick(longs), ttl_ms: LONG_TTL_MS });
       }
-      stats.acked++;
+      if (acked) stats.acked++;
       await new Promise((r) => setTimeout(r, 20 + random() * 150));
     }
   }
@@ -261,7 +315,15 @@ describe("chaos", () => {
       ...userSeeds.map((seed, i) => live(`user ${i}.x`, rng(seed), until)),
     ]);
     console.log(
-      `chaos: ${stats.acked} acknowledged commands, ${stats.retries} retries (${stats.ambiguous} without reply); ${stats.kills.join(", ")}`,
+      `chaos (CHAOS_SEED=${SEED}): ${stats.acked} acknowledged commands, ${stats.retries} retries (${stats.ambiguous} without reply), ${stats.refused} updates refused; ${stats.kills.join(", ")}`,
+    );
+    // Reported, not yet asserted (see updateConflicts).
+    console.log(
+      `chaos (CHAOS_SEED=${SEED}): ${updateConflicts.length} × 409 to an update of a joined member` +
+        updateConflicts
+          .slice(0, 20)
+          .map((c) => `\n  ${c.user} ${c.conn} ${c.channel} (attempt ${c.attempt}): ${c.message}`)
+          .join(""),
     );
     expect(stats.kills.length).toBeGreaterThanOrEqual(5);
     expect(stats.kills).toContain("nats-server restart");
