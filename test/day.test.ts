@@ -227,9 +227,12 @@ describe("a day of presence", () => {
     await call("update_user_status", { users: ["alice"] });
     const query = ["frank ✈", "alice", "carol", "nobody"];
     let statuses: Record<string, unknown>[] = [];
+    let asked = { before: 0, after: 0 };
     await waitFor(
       async () => {
+        const before = Date.now();
         statuses = (await call("get_user_status", { users: query })).statuses as Record<string, unknown>[];
+        asked = { before, after: Date.now() };
         return statuses[1]?.status === "online";
       },
       { what: "alice active again" },
@@ -241,7 +244,9 @@ describe("a day of presence", () => {
       ["nobody", "offline"],
     ]);
     expect(statuses[0]).toEqual({ user: "frank ✈", status: "offline" });
-    expect(statuses[1]?.online).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 1);
+    // Connected: `online` is the time of the answer (CONTRACT §4), in seconds.
+    expect(statuses[1]?.online).toBeGreaterThanOrEqual(Math.floor(asked.before / 1000));
+    expect(statuses[1]?.online).toBeLessThanOrEqual(Math.floor(asked.after / 1000));
     expect(statuses[2]?.online).toBeTypeOf("number");
     expect(statuses[3]).toEqual({ user: "nobody", status: "offline" });
     const trusted = (await call("get_user_status", { users: ["frank ✈"], include_hidden: true }))
