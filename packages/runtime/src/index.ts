@@ -14,7 +14,7 @@ export {
   resourcesFor,
   type StreamSpec,
 } from "./resources.js";
-export { type RetryOptions, retry } from "./retry.js";
+export { backoffMs, type RetryOptions, retry } from "./retry.js";
 export { Watchdog, type WatchdogOptions, type WatchdogProbe } from "./watchdog.js";
 export {
   type App,

@@ -39,3 +39,11 @@ export function retry<T>(work: (attempt: number) => Promise<T>, opts: RetryOptio
     },
   });
 }
+
+/**
+ * The delay before attempt `attempt + 1` (1-based) with the same exponential backoff as
+ * {@link retry}, for loops that keep going rather than wrap one call.
+ */
+export function backoffMs(attempt: number, minDelayMs = 100, maxDelayMs = 2000): number {
+  return Math.min(maxDelayMs, minDelayMs * 2 ** Math.max(0, attempt - 1));
+}

@@ -8,6 +8,7 @@ import {
   headers as heraldHeaders,
   internalSubjects,
   json,
+  kvNames,
   loadConfig,
   type MemberDoc,
   type MemberFact,
@@ -26,7 +27,7 @@ import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { type ProjectorApp, start, startProjector } from "./app.js";
-import { FACT_SEQ_HEADER, kv as kvNames, limits, SOURCE_SUBJECT_HEADER } from "./constants.js";
+import { tuning } from "./tuning.js";
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
@@ -104,7 +105,7 @@ class Harness implements AsyncDisposable {
       },
       // A caller that allows for redelivery (timeoutMs beyond ack_wait) allows it here too.
       {
-        timeoutMs: timeoutMs > limits.ackWaitMs ? timeoutMs : limits.ackWaitMs / 2,
+        timeoutMs: timeoutMs > tuning.ackWaitMs ? timeoutMs : tuning.ackWaitMs / 2,
         intervalMs: 100,
         what: `nothing left for consumer ${consumer}`,
       },
@@ -116,7 +117,7 @@ class Harness implements AsyncDisposable {
     const sm = await this.jsm.streams.getMessage(kvNames.stream(bucket), {
       last_by_subj: kvNames.subject(bucket, key),
     });
-    const value = sm?.header.get(FACT_SEQ_HEADER);
+    const value = sm?.header.get(heraldHeaders.factSeq);
     return value === undefined || value === "" ? undefined : Number(value);
   }
 
@@ -324,7 +325,7 @@ describe("status-projector", () => {
     const watcher = await (await h.js.consumers.get(kvNames.stream(buckets.status))).consume();
     const watching = (async () => {
       for await (const m of watcher)
-        seen.push({ subject: m.subject, seq: Number(m.headers?.get(FACT_SEQ_HEADER)) });
+        seen.push({ subject: m.subject, seq: Number(m.headers?.get(heraldHeaders.factSeq)) });
     })();
 
     const one = await h.projector();
@@ -373,7 +374,7 @@ describe("status-projector", () => {
     // its own write, so its compare-and-set fails, it reads again and skips.
     const later = statusDoc("k", { status: "away" });
     const hdrs = headers();
-    hdrs.set(FACT_SEQ_HEADER, "1000000");
+    hdrs.set(heraldHeaders.factSeq, "1000000");
     await h.js.publish(kvNames.subject(buckets.status, "k"), json.encode(later), { headers: hdrs });
     await h.publish(userFact("k", statusDoc("k", { conns: 9 })));
     await h.processed(app, 2);
@@ -412,12 +413,12 @@ describe("status-projector", () => {
       Array(3).fill(internalSubjects.deadLetter("status-projector")),
     );
     expect(letters.map((l) => [...l.data])).toEqual([garbage, invalid, mismatch].map((d) => [...d]));
-    expect(letters.map((l) => Number(l.header.get(FACT_SEQ_HEADER)))).toEqual([
+    expect(letters.map((l) => Number(l.header.get(heraldHeaders.sourceSeq)))).toEqual([
       badSeq,
       invalidSeq,
       mismatchSeq,
     ]);
-    expect(letters.map((l) => l.header.get(SOURCE_SUBJECT_HEADER))).toEqual(
+    expect(letters.map((l) => l.header.get(heraldHeaders.sourceSubject))).toEqual(
       ["bad", "bad2", "bad3"].map((u) => internalSubjects.userFact(u)),
     );
     const reasons = letters.map((l) => l.header.get(heraldHeaders.deadLetterReason));

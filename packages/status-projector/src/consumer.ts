@@ -14,8 +14,8 @@ import {
   ReplayPolicy,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { limits } from "./constants.js";
 import { ConsumerConflictError } from "./errors.js";
+import { tuning } from "./tuning.js";
 
 /** The consumer's configuration. */
 export function consumerConfig(name: string): ConsumerConfig {
@@ -26,8 +26,8 @@ export function consumerConfig(name: string): ConsumerConfig {
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     replay_policy: ReplayPolicy.Instant,
-    max_ack_pending: limits.maxAckPending,
-    ack_wait: nanos(limits.ackWaitMs),
+    max_ack_pending: tuning.maxAckPending,
+    ack_wait: nanos(tuning.ackWaitMs),
   };
 }
 

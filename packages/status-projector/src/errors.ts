@@ -1,7 +1,9 @@
 /** Errors status-projector raises; none of them is an API answer. */
 
+import { HeraldInternalError } from "@herald/protocol";
+
 /** Base of status-projector's errors; `code` is stable for logs and alerts. */
-export class ProjectorError extends Error {
+export class ProjectorError extends HeraldInternalError {
   override readonly name: string = "ProjectorError";
   constructor(
     readonly code: string,

@@ -10,15 +10,12 @@
  * remembered revision goes into the compare-and-set, which fails if anybody wrote since, and
  * then the key is read. A skip is always decided on a fresh read.
  */
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-  type StoredMsg,
-} from "@nats-io/jetstream";
+
+import { headers as H, kvNames } from "@herald/protocol";
+import { isWrongLastSequence } from "@herald/runtime";
+import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { Empty, headers } from "@nats-io/nats-core";
-import { FACT_SEQ_HEADER, kv } from "./constants.js";
+
 import { WriteConflictError } from "./errors.js";
 import { type KvWrite, parseFactSeq, supersedes } from "./project.js";
 
@@ -46,14 +43,6 @@ interface KeyState {
   readonly revision: number;
 }
 
-function isWrongLastSequence(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
-
 export class KvWriter {
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
@@ -78,7 +67,7 @@ export class KvWriter {
   ): Promise<KvWriter> {
     const direct = new Set<string>();
     for (const bucket of buckets) {
-      const info = await jsm.streams.info(kv.stream(bucket));
+      const info = await jsm.streams.info(kvNames.stream(bucket));
       if (info.config.allow_direct === true) direct.add(bucket);
     }
     return new KvWriter(jsm, direct, opts);
@@ -90,7 +79,7 @@ export class KvWriter {
    * a failed compare-and-set.
    */
   async #current(bucket: string, subject: string, consistent: boolean): Promise<StoredMsg | null> {
-    const stream = kv.stream(bucket);
+    const stream = kvNames.stream(bucket);
     const query = { last_by_subj: subject };
     return !consistent && this.#direct.has(bucket)
       ? this.#jsm.direct.getMessage(stream, query)
@@ -104,7 +93,7 @@ export class KvWriter {
    * reads and tries again).
    */
   async write(w: KvWrite): Promise<WriteOutcome> {
-    const subject = kv.subject(w.bucket, w.key);
+    const subject = kvNames.subject(w.bucket, w.key);
     let known = this.#known.get(subject);
     let reads = 0;
     for (let attempt = 1; attempt <= this.#opts.casAttempts; attempt++) {
@@ -113,15 +102,15 @@ export class KvWriter {
       if (known === undefined) {
         const current = await this.#current(w.bucket, subject, reads++ > 0);
         known = {
-          factSeq: current === null ? 0 : parseFactSeq(current.header?.get(FACT_SEQ_HEADER)),
+          factSeq: current === null ? 0 : parseFactSeq(current.header?.get(H.factSeq)),
           revision: current?.seq ?? 0,
         };
         this.#remember(subject, known);
       }
       if (!supersedes(w.seq, known.factSeq)) return "skipped";
       const h = headers();
-      h.set(FACT_SEQ_HEADER, String(w.seq));
-      if (w.op === "del") h.set(kv.operationHeader, kv.deleteOperation);
+      h.set(H.factSeq, String(w.seq));
+      if (w.op === "del") h.set(kvNames.operationHeader, kvNames.deleteOperation);
       try {
         const ack = await this.#js.publish(subject, w.op === "put" ? w.value : Empty, {
           headers: h,

@@ -7,8 +7,10 @@ import {
   encodeFact,
   encodeToken,
   type Fact,
+  headers as heraldHeaders,
   internalSubjects,
   json,
+  kvNames,
   loadConfig,
   type MemberDoc,
   type MemberFact,
@@ -27,7 +29,7 @@ import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { start } from "./app.js";
-import { FACT_SEQ_HEADER, kv as kvNames } from "./constants.js";
+
 import { EventsStreamMissingError, InvalidSuffixError } from "./errors.js";
 import {
   compareProjections,
@@ -125,7 +127,7 @@ class Harness implements AsyncDisposable {
     return {
       data: sm.data,
       op: sm.header.get(kvNames.operationHeader),
-      factSeq: sm.header.get(FACT_SEQ_HEADER),
+      factSeq: sm.header.get(heraldHeaders.factSeq),
     };
   }
 

@@ -7,7 +7,7 @@
  * `Herald-Fact-Seq`. It reads with an ordered consumer (ephemeral, no acks, nothing left behind
  * on the server) from the first fact up to the last one stored when it starts.
  */
-import { buckets, type Config, internalSubjects, streams } from "@herald/protocol";
+import { buckets, type Config, internalSubjects, kvNames, streams } from "@herald/protocol";
 import { type BucketSpec, resourceSpecs } from "@herald/runtime";
 import {
   type Consumer,
@@ -20,10 +20,10 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { kv, limits, rebuildLimits } from "./constants.js";
 import { EventsStreamMissingError, InvalidSuffixError } from "./errors.js";
 import { KvWriter } from "./kv-writer.js";
 import { project, readFact, type SequencedFact } from "./project.js";
+import { rebuildTuning, tuning } from "./tuning.js";
 
 /** The buckets status-projector owns and a rebuild recreates, by live name. */
 export const PROJECTIONS: readonly string[] = [buckets.status, buckets.members];
@@ -55,7 +55,7 @@ export interface RebuildOptions {
   readonly suffix?: string;
   /** Called after each batch is written, and once before the first. */
   readonly onProgress?: (progress: RebuildProgress) => void;
-  /** Facts folded at once (default `rebuildLimits.batchMax`). */
+  /** Facts folded at once (default `rebuildTuning.batchMax`). */
   readonly batchMax?: number;
 }
 
@@ -71,7 +71,7 @@ export interface RebuildResult {
   readonly buckets: readonly string[];
   /** Facts read (every fact stored when the rebuild started, unless some expired meanwhile). */
   readonly facts: number;
-  /** Facts skipped as invalid; the first `rebuildLimits.invalidReported` are in `invalidFacts`. */
+  /** Facts skipped as invalid; the first `rebuildTuning.invalidReported` are in `invalidFacts`. */
   readonly invalid: number;
   readonly invalidFacts: readonly InvalidFact[];
   /** KV writes stored (the last fact of a key in a batch wins, so fewer than facts). */
@@ -92,7 +92,7 @@ const isApiError = (err: unknown, code: number): boolean =>
 /** Deletes `name` if it exists and creates it empty, with the live bucket's settings. */
 async function recreateBucket(nc: NatsConnection, jsm: JetStreamManager, spec: BucketSpec, name: string) {
   try {
-    await jsm.streams.delete(kv.stream(name));
+    await jsm.streams.delete(kvNames.stream(name));
   } catch (err) {
     if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
   }
@@ -118,7 +118,7 @@ async function readAll(
 ): Promise<void> {
   const total = (await consumer.info(true)).num_pending;
   const fetch = (read: number) =>
-    fetchAll(consumer, Math.min(batchMax, total - read), rebuildLimits.fetchExpiresMs);
+    fetchAll(consumer, Math.min(batchMax, total - read), rebuildTuning.fetchExpiresMs);
   let read = 0;
   let next = total > 0 ? fetch(0) : undefined;
   try {
@@ -156,7 +156,7 @@ export async function rebuildProjections(
 ): Promise<RebuildResult> {
   const t0 = performance.now();
   const suffix = checkSuffix(opts.suffix ?? DEFAULT_SUFFIX);
-  const batchMax = opts.batchMax ?? rebuildLimits.batchMax;
+  const batchMax = opts.batchMax ?? rebuildTuning.batchMax;
   const jsm = await jetstreamManager(nc);
 
   let firstSeq: number;
@@ -177,9 +177,9 @@ export async function rebuildProjections(
     names.set(bucket, name);
   }
   const writer = await KvWriter.open(jsm, [...names.values()], {
-    casAttempts: limits.casAttempts,
-    concurrency: limits.writeConcurrency,
-    knownKeys: limits.knownKeys,
+    casAttempts: tuning.casAttempts,
+    concurrency: tuning.writeConcurrency,
+    knownKeys: tuning.knownKeys,
   });
 
   const consumer = await jsm.jetstream().consumers.get(streams.events, {
@@ -201,7 +201,7 @@ export async function rebuildProjections(
         const fact = readFact(msg.seq, msg.data, msg.subject);
         if (fact.ok) {
           if (fact.fact !== undefined) facts.push(fact.fact);
-        } else if (invalid++ < rebuildLimits.invalidReported)
+        } else if (invalid++ < rebuildTuning.invalidReported)
           invalidFacts.push({ seq: msg.seq, subject: msg.subject, reason: fact.reason });
       }
       // The live projector's writes, aimed at the rebuilt buckets instead of the live ones.
@@ -218,7 +218,7 @@ export async function rebuildProjections(
 
   let keys = 0;
   for (const name of names.values())
-    keys += (await jsm.streams.info(kv.stream(name))).state.num_subjects ?? 0;
+    keys += (await jsm.streams.info(kvNames.stream(name))).state.num_subjects ?? 0;
   return {
     buckets: [...names.values()],
     facts: read,
@@ -252,17 +252,17 @@ export const differences = (diffs: readonly BucketDiff[]): number =>
 
 /** The value of every key that holds one (deletes and purges drop the key), read in one pass. */
 async function readBucket(jsm: JetStreamManager, bucket: string): Promise<Map<string, Uint8Array>> {
-  const prefix = kv.subject(bucket, "");
-  const consumer = await jsm.jetstream().consumers.get(kv.stream(bucket), {
-    filter_subjects: kv.subject(bucket, ">"),
+  const prefix = kvNames.subject(bucket, "");
+  const consumer = await jsm.jetstream().consumers.get(kvNames.stream(bucket), {
+    filter_subjects: kvNames.subject(bucket, ">"),
     deliver_policy: DeliverPolicy.LastPerSubject,
   });
   const values = new Map<string, Uint8Array>();
   try {
-    await readAll(consumer, rebuildLimits.batchMax, async (batch) => {
+    await readAll(consumer, rebuildTuning.batchMax, async (batch) => {
       for (const m of batch) {
         const key = m.subject.slice(prefix.length);
-        const op = m.headers?.get(kv.operationHeader) ?? "";
+        const op = m.headers?.get(kvNames.operationHeader) ?? "";
         if (op === "" || op === "PUT") values.set(key, m.data);
         else values.delete(key);
       }

@@ -1,25 +1,9 @@
-/** Names and limits of status-projector, defined once (shared header names live in protocol). */
-import { headers } from "@herald/protocol";
+/**
+ * status-projector's tuning, in one place (names live in @herald/protocol). Operators set what
+ * they may need to change through the validated configuration; these are the defaults.
+ */
 
-/** See `headers.factSeq` in @herald/protocol. */
-export const FACT_SEQ_HEADER = headers.factSeq;
-export const SOURCE_SUBJECT_HEADER = headers.sourceSubject;
-
-/** NATS KV conventions (the KV client does not export them). */
-export const kv = {
-  /** The header that marks a delete (`DEL`) or purge (`PURGE`) of a key. */
-  operationHeader: "KV-Operation",
-  deleteOperation: "DEL",
-  /** The stream behind a bucket. */
-  stream: (bucket: string): string => `KV_${bucket}`,
-  /** The subject a key's values are stored under. */
-  subject: (bucket: string, key: string): string => `$KV.${bucket}.${key}`,
-} as const;
-
-/** The `source` of status-projector's dead letters (`herald.dlq.status-projector`). */
-export const DEAD_LETTER_SOURCE = "status-projector";
-
-export const limits = {
+export const tuning = {
   /** Most facts folded into one batch of KV writes. */
   batchMax: 500,
   /**
@@ -51,12 +35,10 @@ export const limits = {
   retryMaxMs: 2000,
   /** How long `close()` waits for the batch in hand. */
   closeTimeoutMs: 2500,
-  /** Longest dead-letter reason kept (header values are bounded in practice). */
-  reasonMaxChars: 1000,
 } as const;
 
 /** The rebuild of the projections (rebuild.ts). */
-export const rebuildLimits = {
+export const rebuildTuning = {
   /**
    * Facts fetched and folded at once; larger than the live batch, as one rebuild owns its
    * buckets and more coalescing means fewer writes.
