@@ -16,6 +16,7 @@ import {
   objectStores,
   partitionKeys,
   streams,
+  type Verdict,
 } from "@herald/protocol";
 import { ensureResources, StreamPublisher } from "@herald/runtime";
 import { NatsServer, waitFor } from "@herald/testkit";
@@ -27,7 +28,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { FencedError } from "./errors.js";
 import { type OutputMessage, Partition } from "./partition.js";
-import { PartitionRunner, type RunnerOptions, type Snapshot } from "./runner.js";
+import { PartitionRunner, type RunnerDeps, type RunnerOptions, type Snapshot } from "./runner.js";
 
 const log = pino({ level: process.env.TEST_LOG ?? "silent" });
 const P = 0;
@@ -71,6 +72,7 @@ describe("PartitionRunner", () => {
     config: Config,
     url: string,
     opts: Partial<RunnerOptions> = {},
+    sendVerdict?: RunnerDeps["sendVerdict"],
   ): Promise<{ runner: PartitionRunner; halts: Error[]; nc: NatsConnection }> {
     const nc = await connect({ servers: url });
     const kvm = new Kvm(nc);
@@ -84,6 +86,7 @@ describe("PartitionRunner", () => {
         publisher: new StreamPublisher(nc),
         checkpoints: await kvm.open(buckets.checkpoints),
         snapshots: await new Objm(nc).open(objectStores.snapshots),
+        ...(sendVerdict !== undefined ? { sendVerdict } : {}),
         log,
       },
       {
@@ -190,6 +193,40 @@ describe("PartitionRunner", () => {
     const events = await storedEvents(nc);
     expect(statuses(events, "x")).toEqual(["online", "offline", "online"]);
     expect(new Set(events.map((e) => e.msgId)).size).toBe(events.length);
+  });
+
+  it("sends the verdict on a command that asks for one: applied, or refused with 409", async () => {
+    const { server, config, send } = await setup();
+    const verdicts: [string, Verdict][] = [];
+    const a = await runner(config, server.url, {}, (gateway, v) => verdicts.push([gateway, v]));
+    const now = Date.now();
+    const update = (id: number, channel: string): Command => ({
+      type: "update",
+      user: "v",
+      conn: "k",
+      channel,
+      data: { id },
+      ttl_ms: 30_000,
+      reply: `gw1.${id}`,
+      at_ms: now,
+    });
+    await send([
+      update(1, "room"),
+      { type: "join", user: "v", conn: "k", channel: "room", data: {}, ttl_ms: 30_000, at_ms: now },
+      update(2, "room"),
+      update(3, "hall"),
+    ]);
+    await waitFor(() => verdicts.length === 3, { what: "three verdicts" });
+    expect(verdicts).toEqual([
+      ["gw1", { id: 1, code: 409, message: 'update: conn "k" of user "v" has not joined channel "room"' }],
+      ["gw1", { id: 2 }],
+      ["gw1", { id: 3, code: 409, message: 'update: conn "k" of user "v" has not joined channel "hall"' }],
+    ]);
+    expect(a.runner.stats.verdicts).toBe(3);
+    // Refused updates changed nothing: the member has the join's data.
+    expect(a.runner.partition.users.get("v")?.context.conns[0]?.channels).toMatchObject([
+      { channel: "room", data: { id: 2 } },
+    ]);
   });
 
   it("stops without appending when its lease has run out by its own clock", async () => {
