@@ -1,13 +1,13 @@
 export { type ApiReply, type CallOptions, callUntilAnswered } from "./api.js";
+export { NatsServerMissingError, StopWaiting, WaitTimeoutError } from "./errors.js";
 export {
   freePort,
   NatsCluster,
   NatsServer,
-  NatsServerMissingError,
   type NatsServerOptions,
   natsServerBinary,
 } from "./nats-server.js";
-export { StopWaiting, type WaitOptions, WaitTimeoutError, waitFor } from "./wait.js";
+export { type WaitOptions, waitFor } from "./wait.js";
 export {
   type Exit,
   repoRoot,

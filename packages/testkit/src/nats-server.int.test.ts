@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { NatsCluster, NatsServer, NatsServerMissingError, natsServerBinary } from "./nats-server.js";
+import { NatsServerMissingError } from "./errors.js";
+import { NatsCluster, NatsServer, natsServerBinary } from "./nats-server.js";
 import { waitFor } from "./wait.js";
 
 describe("NatsServer", () => {

@@ -18,18 +18,8 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { StopWaiting, waitFor } from "./wait.js";
-
-export class NatsServerMissingError extends Error {
-  override readonly name = "NatsServerMissingError";
-  constructor() {
-    super(
-      "nats-server is not on PATH. Install it: on Debian/Ubuntu `apt-get install -y nats-server` " +
-        "(run `apt-get update` first on a fresh machine), or download a release from " +
-        "the NATS project and put `nats-server` on PATH.",
-    );
-  }
-}
+import { NatsServerMissingError, StopWaiting } from "./errors.js";
+import { waitFor } from "./wait.js";
 
 /** Where Debian and manual installs put nats-server, which may not be on a user's PATH. */
 const FALLBACK_DIRS = ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"];

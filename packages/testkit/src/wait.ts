@@ -1,13 +1,5 @@
 /** Waiting for a condition instead of sleeping for a guess. */
-
-export class WaitTimeoutError extends Error {
-  override readonly name = "WaitTimeoutError";
-}
-
-/** Thrown by a probe to stop waiting at once: the condition can no longer come true. */
-export class StopWaiting extends Error {
-  override readonly name = "StopWaiting";
-}
+import { StopWaiting, WaitTimeoutError } from "./errors.js";
 
 export interface WaitOptions {
   /** Give up after this long (default 10 s). */

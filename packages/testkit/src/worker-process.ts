@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Component } from "@herald/protocol";
-import { StopWaiting, waitFor } from "./wait.js";
+import { StopWaiting } from "./errors.js";
+import { waitFor } from "./wait.js";
 
 /** A worker process name: the components of the protocol package. */
 export type WorkerName = Component;
