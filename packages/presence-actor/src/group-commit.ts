@@ -7,14 +7,12 @@
  * stored by their ids. Replayed messages (up to the checkpoint claimed at start) were stored by
  * an earlier owner: their outputs are not published again.
  */
-import { type Publication, retry, type StreamPublisher } from "@herald/runtime";
+import { retry, type StreamPublisher } from "@herald/runtime";
 import type { Logger } from "pino";
 import type { CheckpointFence } from "./checkpoint.js";
 import { FencedError } from "./errors.js";
+import type { Output } from "./partition.js";
 import { tuning } from "./tuning.js";
-
-/** An output to store: an event or fact, or a dead letter, each with its de-duplication id. */
-export type Output = Publication & { readonly msgId: string };
 
 export interface GroupCommitOptions {
   readonly partition: number;

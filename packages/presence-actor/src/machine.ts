@@ -153,6 +153,25 @@ function visibilityChanges(conns: readonly Conn[], hide: boolean): Change[] {
 const sameManual = (a: Manual | undefined, b: Manual | undefined): boolean =>
   JSON.stringify(a) === JSON.stringify(b);
 
+/** A conn ends (disconnect or timeout): the last one starts the grace, keeping the status. */
+const connEnds = (grace: "grace.online" | "grace.away", reason: "disconnect" | "timeout") => {
+  const actions = [{ type: "endConn", params: { reason } }, "reportActive"] as const;
+  return [
+    { guard: "isLastConn", target: grace, actions },
+    { guard: "isLiveConn", actions },
+  ] as const;
+};
+
+/** A new conn connects (activity), the user comes online; a JOIN then joins. */
+const CONNECT = ["connect", "markActive", "reportActive"] as const;
+const CONNECT_JOIN = [...CONNECT, "join"] as const;
+/** Where no conn is live (offline, grace), a command of a new conn brings the user online. */
+const connectsFromOffline = {
+  HEARTBEAT: { guard: "isNewConn", target: "online", actions: CONNECT },
+  JOIN: { guard: "isNewConn", target: "online", actions: CONNECT_JOIN },
+  LEAVE: { guard: "isNewConn", target: "online", actions: CONNECT },
+} as const;
+
 export const presenceMachine = setup({
   types: {
     context: {} as PresenceContext,
@@ -337,21 +356,7 @@ export const presenceMachine = setup({
         offline: {
           tags: "offline",
           on: {
-            HEARTBEAT: {
-              guard: "isNewConn",
-              target: "online",
-              actions: ["connect", "markActive", "reportActive"],
-            },
-            JOIN: {
-              guard: "isNewConn",
-              target: "online",
-              actions: ["connect", "markActive", "reportActive", "join"],
-            },
-            LEAVE: {
-              guard: "isNewConn",
-              target: "online",
-              actions: ["connect", "markActive", "reportActive"],
-            },
+            ...connectsFromOffline,
             FORGET: { actions: "forget" },
           },
         },
@@ -363,7 +368,7 @@ export const presenceMachine = setup({
               guard: "isNewConn",
               target: "online",
               reenter: true,
-              actions: ["connect", "markActive", "reportActive"],
+              actions: CONNECT,
             },
             ACTIVITY: { target: "online", reenter: true, actions: "markActive" },
             JOIN: [
@@ -371,7 +376,7 @@ export const presenceMachine = setup({
                 guard: "isNewConn",
                 target: "online",
                 reenter: true,
-                actions: ["connect", "markActive", "reportActive", "join"],
+                actions: CONNECT_JOIN,
               },
               {
                 guard: "isLiveConn",
@@ -394,7 +399,7 @@ export const presenceMachine = setup({
                 guard: "isNewConn",
                 target: "online",
                 reenter: true,
-                actions: ["connect", "markActive", "reportActive"],
+                actions: CONNECT,
               },
               {
                 guard: "isLiveConn",
@@ -403,28 +408,8 @@ export const presenceMachine = setup({
                 actions: ["touch", "leave", "markActive"],
               },
             ],
-            DISCONNECT: [
-              {
-                guard: "isLastConn",
-                target: "grace.online",
-                actions: [{ type: "endConn", params: { reason: "disconnect" } }, "reportActive"],
-              },
-              {
-                guard: "isLiveConn",
-                actions: [{ type: "endConn", params: { reason: "disconnect" } }, "reportActive"],
-              },
-            ],
-            CONN_TIMEOUT: [
-              {
-                guard: "isLastConn",
-                target: "grace.online",
-                actions: [{ type: "endConn", params: { reason: "timeout" } }, "reportActive"],
-              },
-              {
-                guard: "isLiveConn",
-                actions: [{ type: "endConn", params: { reason: "timeout" } }, "reportActive"],
-              },
-            ],
+            DISCONNECT: connEnds("grace.online", "disconnect"),
+            CONN_TIMEOUT: connEnds("grace.online", "timeout"),
           },
         },
         away: {
@@ -433,14 +418,14 @@ export const presenceMachine = setup({
             HEARTBEAT: {
               guard: "isNewConn",
               target: "online",
-              actions: ["connect", "markActive", "reportActive"],
+              actions: CONNECT,
             },
             ACTIVITY: { target: "online", actions: ["markActive", "reportActive"] },
             JOIN: [
               {
                 guard: "isNewConn",
                 target: "online",
-                actions: ["connect", "markActive", "reportActive", "join"],
+                actions: CONNECT_JOIN,
               },
               {
                 guard: "isLiveConn",
@@ -457,56 +442,22 @@ export const presenceMachine = setup({
               { actions: "rejectNotJoined" },
             ],
             LEAVE: [
-              { guard: "isNewConn", target: "online", actions: ["connect", "markActive", "reportActive"] },
+              { guard: "isNewConn", target: "online", actions: CONNECT },
               {
                 guard: "isLiveConn",
                 target: "online",
                 actions: ["touch", "leave", "markActive", "reportActive"],
               },
             ],
-            DISCONNECT: [
-              {
-                guard: "isLastConn",
-                target: "grace.away",
-                actions: [{ type: "endConn", params: { reason: "disconnect" } }, "reportActive"],
-              },
-              {
-                guard: "isLiveConn",
-                actions: [{ type: "endConn", params: { reason: "disconnect" } }, "reportActive"],
-              },
-            ],
-            CONN_TIMEOUT: [
-              {
-                guard: "isLastConn",
-                target: "grace.away",
-                actions: [{ type: "endConn", params: { reason: "timeout" } }, "reportActive"],
-              },
-              {
-                guard: "isLiveConn",
-                actions: [{ type: "endConn", params: { reason: "timeout" } }, "reportActive"],
-              },
-            ],
+            DISCONNECT: connEnds("grace.away", "disconnect"),
+            CONN_TIMEOUT: connEnds("grace.away", "timeout"),
           },
         },
         /** No live conn, but not offline yet: a conn that comes back in time prevents a flap. */
         grace: {
           after: { grace: { target: "offline", actions: "reportActive" } },
           on: {
-            HEARTBEAT: {
-              guard: "isNewConn",
-              target: "online",
-              actions: ["connect", "markActive", "reportActive"],
-            },
-            JOIN: {
-              guard: "isNewConn",
-              target: "online",
-              actions: ["connect", "markActive", "reportActive", "join"],
-            },
-            LEAVE: {
-              guard: "isNewConn",
-              target: "online",
-              actions: ["connect", "markActive", "reportActive"],
-            },
+            ...connectsFromOffline,
           },
           initial: "online",
           states: {

@@ -28,11 +28,15 @@ export interface PartitionOptions {
   readonly graceMs: number;
 }
 
-/** One message for the events stream, with its deterministic de-duplication id. */
-export interface OutputMessage {
+/**
+ * One message a partition appends to the events stream (or, from its runner, a dead letter),
+ * with its deterministic de-duplication id.
+ */
+export interface Output {
   readonly subject: string;
   readonly data: Uint8Array;
   readonly msgId: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -119,7 +123,7 @@ export class Partition {
    * stream sequence and index), so re-applying after a crash appends nothing twice. Returns why
    * the command was refused (it then changed nothing), or undefined.
    */
-  apply(cmd: Command, msgIdBase: string, out: OutputMessage[]): Refusal | undefined {
+  apply(cmd: Command, msgIdBase: string, out: Output[]): Refusal | undefined {
     this.advance(cmd.at_ms, out);
     this.stats.commands++;
     const at = this.clock;
@@ -162,7 +166,7 @@ export class Partition {
   }
 
   /** Fires every timer due at or before `now` (in deadline order), moving the clock forward. */
-  advance(now: number, out: OutputMessage[]): void {
+  advance(now: number, out: Output[]): void {
     for (let due = this.timers.next(now); due !== undefined; due = this.timers.next(now)) {
       this.clock = Math.max(this.clock, due.at);
       const result: StepOutputs = { events: [], facts: [] };
@@ -324,7 +328,7 @@ export class Partition {
     }
   }
 
-  #emit(result: StepOutputs, msgIdBase: string, out: OutputMessage[]): void {
+  #emit(result: StepOutputs, msgIdBase: string, out: Output[]): void {
     let k = 0;
     for (const e of result.events) {
       out.push({ subject: eventSubject(e), data: json.encode(e), msgId: `${msgIdBase}.${k++}` });

@@ -27,7 +27,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { FencedError } from "./errors.js";
-import { type OutputMessage, Partition } from "./partition.js";
+import { type Output, Partition } from "./partition.js";
 import { PartitionRunner, type RunnerDeps, type RunnerOptions, type Snapshot } from "./runner.js";
 
 const log = pino({ level: process.env.TEST_LOG ?? "silent" });
@@ -271,7 +271,7 @@ describe("PartitionRunner", () => {
     expect(a.runner.stats.ticks).toBeGreaterThan(0);
 
     // Feed the stored command stream to a fresh partition, as a new owner would.
-    const replayed: OutputMessage[] = [];
+    const replayed: Output[] = [];
     const fresh = new Partition(P, { awayAfterMs: config.awayAfterMs, graceMs: config.graceMs });
     const c = await js.consumers.get(streams.commands, { deliver_policy: DeliverPolicy.All });
     for await (const m of await c.consume()) {

@@ -28,8 +28,8 @@ import type { Logger } from "pino";
 import { CheckpointFence } from "./checkpoint.js";
 import { CommandFeed } from "./command-feed.js";
 import { FencedError } from "./errors.js";
-import { GroupCommit, type Output } from "./group-commit.js";
-import { type OutputMessage, Partition, type SavedPartition } from "./partition.js";
+import { GroupCommit } from "./group-commit.js";
+import { type Output, Partition, type SavedPartition } from "./partition.js";
 import { type Snapshot, SnapshotStore } from "./snapshots.js";
 import { tuning } from "./tuning.js";
 
@@ -216,7 +216,7 @@ export class PartitionRunner {
     const seq = m.info.streamSequence;
     const replaying = this.#group.replaying(seq);
     const outputs: Output[] = [];
-    const out: OutputMessage[] = replaying ? [] : outputs;
+    const out: Output[] = replaying ? [] : outputs;
     const isTick = m.subject === internalSubjects.ticks(this.id);
     let batch: ReturnType<typeof decodeCommandBatch> | undefined;
     try {

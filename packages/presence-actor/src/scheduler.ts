@@ -1,7 +1,7 @@
 /**
- * One timer scheduler per process: every deadline of every user (conn ttl, away, grace, manual
- * expiry) in one binary min-heap, fired by whoever drives time (the command stream's stamps,
- * or the wall clock when idle) — never a `setTimeout` per user.
+ * One timer scheduler per partition: every deadline of every user of the partition (conn ttl,
+ * away, grace, manual expiry) in one binary min-heap, fired by whoever drives time (the
+ * command stream's stamps, or ticks) — never a `setTimeout` per user.
  *
  * Timers due at the same time fire in key order. Moving a deadline later (a heartbeat) is O(1):
  * only the entry's deadline changes, and the entry keeps its earlier place in the heap until

@@ -21,7 +21,7 @@ import {
   type StatusEvent,
   schemas,
 } from "@herald/protocol";
-import { type OutputMessage, Partition, type PartitionOptions } from "../src/partition.js";
+import { type Output as Appended, Partition, type PartitionOptions } from "../src/partition.js";
 
 export type PublicEvent = StatusEvent | ChannelEvent;
 
@@ -46,7 +46,7 @@ const checkEvent = compile(schemas.PresenceEvent);
 const FACTS = internalSubjects.allFacts.slice(0, -1); // "herald.fact."
 
 /** Decodes one output; throws when it is not a valid event or fact or sits on the wrong subject. */
-export function decode(o: OutputMessage): Output {
+export function decode(o: Appended): Output {
   if (o.subject.startsWith(FACTS)) {
     const fact = decodeFact(o.data);
     const subject =
@@ -77,7 +77,7 @@ export const factsOf = (outputs: readonly Output[]): Fact[] =>
 export class Simulation {
   readonly partition: Partition;
   /** Everything appended so far, raw and in order. */
-  readonly raw: OutputMessage[] = [];
+  readonly raw: Appended[] = [];
   /** The same, decoded. */
   readonly log: Output[] = [];
   #commands = 0;
@@ -95,7 +95,7 @@ export class Simulation {
 
   /** Runs one step; a command's outputs get ids based on `c<n>` (its index among commands). */
   run(step: Step): Output[] {
-    const out: OutputMessage[] = [];
+    const out: Appended[] = [];
     if ("advance" in step) this.partition.advance(step.advance, out);
     else this.partition.apply(step, `c${this.#commands++}`, out);
     const decoded = out.map(decode);

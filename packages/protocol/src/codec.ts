@@ -3,7 +3,7 @@
  * structures), so every reader decodes every message on its own and the format stays stable
  * across versions. Public messages are JSON (`json` in @herald/contract).
  */
-import { compile } from "@herald/contract";
+import { compile, type Validator } from "@herald/contract";
 import { Packr } from "msgpackr";
 import { InvalidMessageError } from "./errors.js";
 import {
@@ -85,6 +85,19 @@ export function decodeCommandBatch(bytes: Uint8Array): DecodedCommandBatch {
   return envelope.tick_ms === undefined ? { cmds, rejected } : { cmds, rejected, tick: envelope.tick_ms };
 }
 
+/** Decodes one msgpack value named `what` and checks it; throws {@link InvalidMessageError}. */
+function decodeChecked<T>(bytes: Uint8Array, what: string, check: Validator<T>): T {
+  let value: unknown;
+  try {
+    value = msgpack.decode(bytes);
+  } catch (err) {
+    throw new InvalidMessageError(`${what} is not msgpack: ${(err as Error).message}`);
+  }
+  const problem = check.explain(value, what);
+  if (problem !== undefined) throw new InvalidMessageError(problem);
+  return value as T;
+}
+
 const checkFact = compile(FactSchema);
 
 export function encodeFact(fact: Fact): Uint8Array {
@@ -93,15 +106,7 @@ export function encodeFact(fact: Fact): Uint8Array {
 
 /** Decodes and checks one fact of the events stream; throws {@link InvalidMessageError}. */
 export function decodeFact(bytes: Uint8Array): Fact {
-  let value: unknown;
-  try {
-    value = msgpack.decode(bytes);
-  } catch (err) {
-    throw new InvalidMessageError(`fact is not msgpack: ${(err as Error).message}`);
-  }
-  const problem = checkFact.explain(value, "fact");
-  if (problem !== undefined) throw new InvalidMessageError(problem);
-  return value as Fact;
+  return decodeChecked(bytes, "fact", checkFact);
 }
 
 const checkVerdict = compile(VerdictSchema);
@@ -112,13 +117,5 @@ export function encodeVerdict(verdict: Verdict): Uint8Array {
 
 /** Decodes and checks a verdict; throws {@link InvalidMessageError}. */
 export function decodeVerdict(bytes: Uint8Array): Verdict {
-  let value: unknown;
-  try {
-    value = msgpack.decode(bytes);
-  } catch (err) {
-    throw new InvalidMessageError(`verdict is not msgpack: ${(err as Error).message}`);
-  }
-  const problem = checkVerdict.explain(value, "verdict");
-  if (problem !== undefined) throw new InvalidMessageError(problem);
-  return value as Verdict;
+  return decodeChecked(bytes, "verdict", checkVerdict);
 }

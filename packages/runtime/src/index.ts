@@ -2,6 +2,7 @@ export { DEAD_LETTER_MAX_BYTES, type DeadLetterSource, deadLetter } from "./dead
 export { PublishError, ResourceConflictError } from "./errors.js";
 export { HEADER_VALUE_MAX_CHARS, headerValue } from "./headers.js";
 export { isConsumerNotFound, isWrongLastSequence } from "./jetstream-errors.js";
+export { latch } from "./latch.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 export { connectNats } from "./nats.js";
 export { type Publication, StreamPublisher } from "./publisher.js";

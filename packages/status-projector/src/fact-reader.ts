@@ -12,25 +12,16 @@
  * `herald.fact.nudge`, status-projector's own subject, skipped by every reader of facts).
  */
 import { internalSubjects, streams } from "@herald/protocol";
-import { backoffMs, isConsumerNotFound, type Logger } from "@herald/runtime";
+import { backoffMs, isConsumerNotFound, type Logger, latch } from "@herald/runtime";
 import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureConsumer } from "./consumer.js";
 import { tuning } from "./tuning.js";
 
-/** A promise and the function that resolves it (Node 20 has no Promise.withResolvers). */
-function signal(): { promise: Promise<void>; resolve: () => void } {
-  let resolve: () => void = () => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 /** Fetched facts waiting to be applied, in stream order, and a signal whenever that changes. */
 export class FactQueue {
   readonly items: JsMsg[] = [];
-  #changed = signal();
+  #changed = latch();
 
   /** Resolves at the next change (or `poke`). */
   get changed(): Promise<void> {
@@ -39,7 +30,7 @@ export class FactQueue {
 
   poke(): void {
     const changed = this.#changed;
-    this.#changed = signal();
+    this.#changed = latch();
     changed.resolve();
   }
 

@@ -6,7 +6,7 @@
  * so none is lost, and re-applying one changes nothing.
  */
 import { streams } from "@herald/protocol";
-import { backoffMs, deadLetter, type Logger, type WorkerContext } from "@herald/runtime";
+import { backoffMs, deadLetter, type Logger, latch, type WorkerContext } from "@herald/runtime";
 import type { ConsumerInfo, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { headers } from "@nats-io/nats-core";
 import { FactQueue, FactReader } from "./fact-reader.js";
@@ -33,15 +33,6 @@ export interface ProjectorStats {
 interface Rejected {
   readonly msg: JsMsg;
   readonly reason: string;
-}
-
-/** A promise and the function that resolves it. */
-function latch(): { promise: Promise<void>; resolve: () => void } {
-  let resolve: () => void = () => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }
 
 export class Projector {
