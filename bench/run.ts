@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { cleanupAll, cleanupOnSignals } from "./lib/cleanup.js";
 import { logDir } from "./lib/herald.js";
 import { note } from "./lib/log.js";
-import { type Options, parseOptions, USAGE, UsageError } from "./lib/options.js";
+import { type Measurement, type Options, parseOptions, USAGE, UsageError } from "./lib/options.js";
 import { RedisServer } from "./lib/redis.js";
 import { environment, resultsDir, table, writeResults } from "./lib/report.js";
 import type { Figure } from "./lib/results.js";
@@ -22,7 +22,7 @@ const errors: string[] = [];
 let redisVersion: string | undefined;
 
 async function run(opts: Options): Promise<void> {
-  const has = (m: string) => opts.only.has(m as never);
+  const has = (m: Measurement) => opts.only.has(m);
   // One failed measurement does not cost the others: it is reported and the run goes on.
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
@@ -33,33 +33,42 @@ async function run(opts: Options): Promise<void> {
       errors.push(msg);
     }
   };
-  const redis = has("a") || has("c") ? await RedisServer.start() : undefined;
+  const redis = has("heartbeats") || has("offline") ? await RedisServer.start() : undefined;
   redisVersion = redis?.version;
   let oneActorRate: number | undefined;
-  if (has("a") || has("e")) {
-    await attempt("(a)/(e)", async () => {
+  if (has("heartbeats") || has("queries")) {
+    await attempt("heartbeats/queries", async () => {
       oneActorRate = await measureThroughput(
         opts,
         redis as RedisServer,
-        { a: has("a"), e: has("e") },
+        { heartbeats: has("heartbeats"), queries: has("queries") },
         figures,
       );
     });
   }
   if (has("scaling"))
     await attempt("scaling", async () => void figures.push(...(await measureScaling(opts, oneActorRate))));
-  if (has("b")) await attempt("(b)", async () => void figures.push(...(await measureLatency(opts))));
-  if (has("c") || has("d") || has("f")) {
-    await attempt("(c)/(d)/(f)", async () => {
-      const which = { c: has("c"), d: has("d"), f: has("f") };
+  if (has("latency"))
+    await attempt("latency", async () => void figures.push(...(await measureLatency(opts))));
+  if (has("offline") || has("memory") || has("recovery")) {
+    await attempt("offline/memory/recovery", async () => {
+      const which = { offline: has("offline"), memory: has("memory"), recovery: has("recovery") };
       await measurePopulation(opts, redis as RedisServer, which, figures);
     });
   }
   await redis?.stop();
 }
 
-/** Figures in the order of the issue: a, e, b, c, d, f, then scaling. */
-const ORDER = ["a", "e", "b", "c", "d", "f", "scaling"];
+/** The order of the figures in the table (the issue's items a, e, b, c, d, f), then scaling. */
+const ORDER: readonly string[] = [
+  "heartbeats",
+  "queries",
+  "latency",
+  "offline",
+  "memory",
+  "recovery",
+  "scaling",
+] satisfies readonly Measurement[];
 const rank = (f: Figure) => ORDER.indexOf(f.id.split(".")[0] as string);
 
 async function main(): Promise<number> {

@@ -1,32 +1,77 @@
 /** Command-line options of `pnpm bench`. */
 
-export const MEASUREMENTS = ["a", "b", "c", "d", "e", "f", "scaling"] as const;
+/** The measurements: the issue's items a to f in that order, then scaling. */
+export const MEASUREMENTS = [
+  "heartbeats",
+  "latency",
+  "offline",
+  "memory",
+  "queries",
+  "recovery",
+  "scaling",
+] as const;
 export type Measurement = (typeof MEASUREMENTS)[number];
+
+/** What each measurement measures, for `--help`. */
+const DESCRIPTIONS: Readonly<Record<Measurement, string>> = {
+  heartbeats: "end-to-end heartbeat throughput vs core NATS and Redis",
+  latency: "change → live event and → visible to get_user_status",
+  offline: "offline detection lag vs Redis key expiry",
+  memory: "heap/RSS per tracked user vs an xstate actor per user",
+  queries: "get_user_status ×1000 under load",
+  recovery: "clean stop / kill -9 → caught up, replay rate",
+  scaling: "heartbeat throughput with 1, 2 and 4 presence-actors",
+};
+
+/** The measurements' former names, the issue's item letters; `--only` still takes them. */
+const LETTERS: ReadonlyMap<string, Measurement> = new Map([
+  ["a", "heartbeats"],
+  ["b", "latency"],
+  ["c", "offline"],
+  ["d", "memory"],
+  ["e", "queries"],
+  ["f", "recovery"],
+]);
+
+/** A name of `--only` (a measurement or its old letter) as a measurement; undefined if unknown. */
+export function measurementOf(name: string): Measurement | undefined {
+  const m = LETTERS.get(name) ?? name;
+  return (MEASUREMENTS as readonly string[]).includes(m) ? (m as Measurement) : undefined;
+}
 
 export interface Options {
   readonly only: ReadonlySet<Measurement>;
   readonly quick: boolean;
-  /** Tracked users of (c), (d) and (f). */
+  /** Tracked users of offline, memory and recovery. */
   readonly users: number;
-  /** Live users of (a), (e) and the scaling runs. */
+  /** Live users of heartbeats, queries and the scaling runs. */
   readonly hbUsers: number;
-  /** Sustained window of (a) and the baselines. */
+  /** Sustained window of heartbeats and the baselines. */
   readonly windowMs: number;
   readonly warmupMs: number;
-  /** Changes per second of (b), and how long it runs. */
+  /** Changes per second of latency, and how long it runs. */
   readonly changeRate: number;
   readonly changeMs: number;
   /** presence-actor process counts of the scaling runs. */
   readonly scaling: readonly number[];
 }
 
+const width = Math.max(...MEASUREMENTS.map((m) => m.length));
+const letterOf = (m: Measurement) => [...LETTERS].find(([, named]) => named === m)?.[0];
+const listed = MEASUREMENTS.map((m) => {
+  const letter = letterOf(m);
+  return `                     ${m.padEnd(width)}  ${letter ? `(${letter})` : "   "}  ${DESCRIPTIONS[m]}`;
+});
+
 export const USAGE = `usage: pnpm bench [options]
 
-  --only a,b,...   run only these measurements (a b c d e f scaling); default: all
-  --scaling        the same as --only scaling (throughput with 1, 2 and 4 presence-actors)
+  --only m,m,...   run only these measurements (default: all of them); the old letters in
+                   parentheses still work as aliases (--only a,d,f = heartbeats,memory,recovery)
+${listed.join("\n")}
+  --scaling        the same as --only scaling
   --quick          short windows and fewer users, for development
-  --users N        tracked users of (c), (d) and (f) (default 1000000, quick 50000)
-  --hb-users N     live users of (a), (e) and scaling (default 100000, quick 20000)
+  --users N        tracked users of offline, memory and recovery (default 1000000, quick 50000)
+  --hb-users N     live users of heartbeats, queries and scaling (default 100000, quick 20000)
   --window S       seconds of each sustained throughput window (default 30, quick 8)
   --help           this text
 `;
@@ -65,12 +110,14 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
         break;
       case "--only": {
         const list = (argv[++i] ?? "").split(",").filter((s) => s !== "");
-        for (const m of list) {
-          if (!(MEASUREMENTS as readonly string[]).includes(m))
-            throw new UsageError(`unknown measurement ${m}`);
-        }
-        if (list.length === 0) throw new UsageError("--only needs a list, e.g. --only a,e");
-        only = new Set(list as Measurement[]);
+        if (list.length === 0) throw new UsageError("--only needs a list, e.g. --only heartbeats,queries");
+        only = new Set(
+          list.map((name) => {
+            const m = measurementOf(name);
+            if (m === undefined) throw new UsageError(`unknown measurement ${name} (see the list below)`);
+            return m;
+          }),
+        );
         break;
       }
       case "--users":

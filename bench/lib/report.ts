@@ -24,7 +24,7 @@ const fmtRatio = (r: number | null) => {
 export function table(figures: readonly Figure[]): string {
   const head = ["figure", "value", "unit", "baselines (same run)", "Herald ÷ baseline", "target", "result"];
   const rows = figures.map((f) => [
-    f.id === "a" ? `${f.name} ★` : f.name,
+    f.id === "heartbeats" ? `${f.name} ★` : f.name,
     f.value === null ? "not reached" : fmt(f.value, f.unit),
     f.unit,
     f.baselines.map((b) => `${b.name}: ${b.atLeast ? "≥ " : ""}${fmt(b.value, f.unit)}`).join("; ") || "—",

@@ -8,7 +8,7 @@ export interface Baseline {
 }
 
 export interface Figure {
-  /** Measurement letter and figure, e.g. "a", "a.single", "b.event.p99". */
+  /** Measurement and figure, e.g. "heartbeats", "heartbeats.single", "latency.event.p99". */
   readonly id: string;
   readonly name: string;
   readonly value: number | null;

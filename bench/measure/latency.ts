@@ -1,8 +1,8 @@
 /**
- * (b) Change latency at 5,000 changes/s on a deployment with PRESENCE_GRACE_MS=0 (a disconnect
- * is an offline change at once): command published → live status event received, and →
- * visible to `get_user_status` (1 change in 50 sampled). The work is in procs/changes.ts; the
- * issue names no baseline for (b), so the table shows the targets only.
+ * `latency`: change latency at 5,000 changes/s on a deployment with PRESENCE_GRACE_MS=0 (a
+ * disconnect is an offline change at once): command published → live status event received,
+ * and → visible to `get_user_status` (1 change in 50 sampled). The work is in
+ * procs/changes.ts; the issue names no baseline for it, so the table shows the targets only.
  */
 import type { Command } from "@herald/protocol";
 import { HeraldStack } from "../lib/herald.js";
@@ -23,7 +23,7 @@ const SAMPLE_EVERY = 50;
 const r2 = (x: number | null) => (x === null ? null : round(x, 2));
 
 export async function measureLatency(opts: Options): Promise<Figure[]> {
-  const label = "b";
+  const label = "latency";
   note(`${label}: starting Herald with PRESENCE_GRACE_MS=0`);
   const stack = await HeraldStack.start({ label, env: { PRESENCE_GRACE_MS: "0" } });
   let child: Child<ChangesApi> | undefined;
@@ -79,12 +79,12 @@ export async function measureLatency(opts: Options): Promise<Figure[]> {
         : {}),
     });
     return [
-      { ...row("b.event.p50", "(b) change → live event, p50", ev.p50), detail },
-      row("b.event.p99", "(b) change → live event, p99", ev.p99, ["≤ 25 ms", 25]),
-      row("b.event.max", "(b) change → live event, max", ev.max),
-      row("b.query.p50", "(b) change → visible to get_user_status, p50", q.p50),
-      row("b.query.p99", "(b) change → visible to get_user_status, p99", q.p99, ["≤ 50 ms", 50]),
-      row("b.query.max", "(b) change → visible to get_user_status, max", q.max),
+      { ...row("latency.event.p50", "latency: change → live event, p50", ev.p50), detail },
+      row("latency.event.p99", "latency: change → live event, p99", ev.p99, ["≤ 25 ms", 25]),
+      row("latency.event.max", "latency: change → live event, max", ev.max),
+      row("latency.query.p50", "latency: change → visible to get_user_status, p50", q.p50),
+      row("latency.query.p99", "latency: change → visible to get_user_status, p99", q.p99, ["≤ 50 ms", 50]),
+      row("latency.query.max", "latency: change → visible to get_user_status, max", q.max),
     ];
   } finally {
     await child?.stop();

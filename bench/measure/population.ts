@@ -1,17 +1,18 @@
 /**
  * The large population: one presence-actor process tracking `--users` users (a million by
  * default), each with one conn and one channel membership, loaded through the command stream.
- * Only presence-actor runs (no gateway, no projector): (c), (d) and (f) need nothing else, and
- * the projections of a million loads would only compete for the two cores.
+ * Only presence-actor runs (no gateway, no projector): `offline`, `memory` and `recovery` need
+ * nothing else, and the projections of a million loads would only compete for the two cores.
  *
- * (d) Memory: heap and RSS of that process after a GC, minus the same before loading, per user.
+ * `memory`: heap and RSS of that process after a GC, minus the same before loading, per user.
  *     Baseline: one xstate actor per user for 20,000 users in a separate process.
- * (c) Offline detection lag: every 10th user heartbeats with a short ttl so the deadlines fall
- *     evenly over the window (the others stay live); lag = offline event received − its
- *     `at_ms` (deadline + grace, and grace is 0). Baseline: the same keys and ttls in Redis
- *     and its keyspace `expired` notifications. Measured again at the end with the same users
- *     spread over 4 presence-actor processes (3 join; the partitions rebalance onto them).
- * (f) Recovery: the process stops cleanly (snapshots written) and a new one starts: time until
+ * `offline`: offline detection lag: every 10th user heartbeats with a short ttl so the
+ *     deadlines fall evenly over the window (the others stay live); lag = offline event
+ *     received − its `at_ms` (deadline + grace, and grace is 0). Baseline: the same keys and
+ *     ttls in Redis and its keyspace `expired` notifications. Measured again at the end with
+ *     the same users spread over 4 presence-actor processes (3 join; the partitions rebalance
+ *     onto them).
+ * `recovery`: the process stops cleanly (snapshots written) and a new one starts: time until
  *     every partition is caught up. Then one heartbeat per user more, kill -9, and a new one
  *     again: it restores the snapshots and replays everything after them (periodic snapshots
  *     come every 60 s, the default, and the heartbeats take less); replay rate =
@@ -36,33 +37,33 @@ import type { RedisExpiryApi } from "../procs/redis-expiry.js";
 import type { XstateActorsApi } from "../procs/xstate-actors.js";
 
 const PREFIX = "pop-";
-/** One user in ten times out during (c). */
+/** One user in ten times out during `offline`. */
 const SHORT_EVERY = 10;
 const NAIVE_USERS = 20_000;
 /**
- * (c) is measured again with the same users spread over this many presence-actor processes
- * (joined to the running one: the partitions rebalance onto them): a major GC pause grows
- * with the heap of one process, and the lag's p99 with it.
+ * `offline` is measured again with the same users spread over this many presence-actor
+ * processes (joined to the running one: the partitions rebalance onto them): a major GC pause
+ * grows with the heap of one process, and the lag's p99 with it.
  */
 const SPREAD = 4;
 
-/** Redis keyspace-notification lags of (c), measured once and shown next to both runs. */
+/** Redis keyspace-notification lags of `offline`, measured once and shown next to both runs. */
 interface RedisLag {
   readonly base: ReturnType<typeof percentiles>;
   readonly atLeast: boolean;
   readonly detail: Record<string, unknown>;
 }
 /**
- * Partition leases of this deployment: the default ttl. After the kill -9 of (f) the bench
- * waits this long before starting the new process (until the dead one's leases expired); that
- * wait is not counted as recovery.
+ * Partition leases of this deployment: the default ttl. After the kill -9 of `recovery` the
+ * bench waits this long before starting the new process (until the dead one's leases
+ * expired); that wait is not counted as recovery.
  */
 const LEASE_TTL_MS = 5_000;
 
 export interface PopulationWhich {
-  readonly c: boolean;
-  readonly d: boolean;
-  readonly f: boolean;
+  readonly offline: boolean;
+  readonly memory: boolean;
+  readonly recovery: boolean;
 }
 
 const kib = (bytes: number) => round(bytes, 0);
@@ -75,7 +76,7 @@ export async function measurePopulation(
   /** Figures are added here as soon as each is measured (a later failure keeps them). */
   out: Figure[],
 ): Promise<void> {
-  const label = "c/d/f";
+  const label = "offline/memory/recovery";
   const users = opts.users;
   note(`${label}: starting nats-server and one presence-actor (grace 0, lease ttl ${LEASE_TTL_MS / 1000} s)`);
   const stack = await HeraldStack.start({
@@ -109,15 +110,15 @@ export async function measurePopulation(
     const loadRate = round(users / (load.ms / 1000), 0);
     note(`${label}: loaded in ${(load.ms / 1000).toFixed(1)} s (${loadRate.toLocaleString("en")} users/s)`);
 
-    if (which.d) out.push(...(await memory(stack, before as ActorStats, loadRate)));
+    if (which.memory) out.push(...(await memory(stack, before as ActorStats, loadRate)));
     let baseline: RedisLag | undefined;
-    if (which.c) {
-      const c = await offline(stack, redis, opts, 1);
-      out.push(...c.figures);
-      baseline = c.baseline;
+    if (which.offline) {
+      const one = await offline(stack, redis, opts, 1);
+      out.push(...one.figures);
+      baseline = one.baseline;
     }
-    if (which.f) out.push(...(await recovery(stack, users)));
-    if (which.c) {
+    if (which.recovery) out.push(...(await recovery(stack, users)));
+    if (which.offline) {
       await spread(stack, SPREAD, users);
       out.push(...(await offline(stack, redis, opts, SPREAD, baseline)).figures);
     }
@@ -132,7 +133,7 @@ async function memory(stack: HeraldStack, before: ActorStats, loadRate: number):
     throw new Error("presence-actor did not collect garbage");
   const heap = (after.memory.heapUsed - before.memory.heapUsed) / after.users;
   const rss = (after.memory.rss - before.memory.rss) / after.users;
-  note(`d: ${after.users.toLocaleString("en")} users: ${kib(heap)} B heap, ${kib(rss)} B RSS per user`);
+  note(`memory: ${after.users.toLocaleString("en")} users: ${kib(heap)} B heap, ${kib(rss)} B RSS per user`);
   const naive = await Child.spawn<XstateActorsApi>("xstate-actors", ["--expose-gc"]);
   let base: { heapPerUser: number; rssPerUser: number; online: number };
   try {
@@ -140,7 +141,9 @@ async function memory(stack: HeraldStack, before: ActorStats, loadRate: number):
   } finally {
     await naive.stop();
   }
-  note(`d: naive xstate actors: ${kib(base.heapPerUser)} B heap, ${kib(base.rssPerUser)} B RSS per user`);
+  note(
+    `memory: naive xstate actors: ${kib(base.heapPerUser)} B heap, ${kib(base.rssPerUser)} B RSS per user`,
+  );
   const detail = {
     users: after.users,
     loadUsersPerSecond: loadRate,
@@ -150,8 +153,8 @@ async function memory(stack: HeraldStack, before: ActorStats, loadRate: number):
   };
   return [
     {
-      id: "d.heap",
-      name: `(d) heap per tracked user (${after.users.toLocaleString("en")} users, 1 conn + 1 channel)`,
+      id: "memory.heap",
+      name: `memory: heap per tracked user (${after.users.toLocaleString("en")} users, 1 conn + 1 channel)`,
       value: kib(heap),
       unit: "bytes",
       better: "lower",
@@ -164,8 +167,8 @@ async function memory(stack: HeraldStack, before: ActorStats, loadRate: number):
       detail,
     },
     {
-      id: "d.rss",
-      name: "(d) RSS per tracked user",
+      id: "memory.rss",
+      name: "memory: RSS per tracked user",
       value: kib(rss),
       unit: "bytes",
       better: "lower",
@@ -179,7 +182,7 @@ async function memory(stack: HeraldStack, before: ActorStats, loadRate: number):
 /** Starts presence-actors up to `n` and waits until the partitions have moved and caught up. */
 async function spread(stack: HeraldStack, n: number, users: number): Promise<void> {
   const started = Date.now();
-  note(`c: ${n - stack.running("presence-actor").length} more presence-actor processes join`);
+  note(`offline: ${n - stack.running("presence-actor").length} more presence-actor processes join`);
   while (stack.running("presence-actor").length < n) stack.spawn("presence-actor");
   for (;;) {
     stack.checkAlive();
@@ -191,10 +194,13 @@ async function spread(stack: HeraldStack, n: number, users: number): Promise<voi
       sum(all, "caught_up") === stack.partitions &&
       sum(all, "users") === users
     ) {
-      note(`c: partitions spread over ${n} processes (${held.join(" / ")}) in ${Date.now() - started} ms`);
+      note(
+        `offline: partitions spread over ${n} processes (${held.join(" / ")}) in ${Date.now() - started} ms`,
+      );
       return;
     }
-    if (Date.now() - started > 300_000) throw new Error(`c: partitions did not spread over ${n} processes`);
+    if (Date.now() - started > 300_000)
+      throw new Error(`offline: partitions did not spread over ${n} processes`);
     await sleep(500);
   }
 }
@@ -218,10 +224,10 @@ async function offline(
     await collector.call("setup", { url: stack.server.url });
     const firstDeadline = Date.now() + leadMs;
     note(
-      `c: ${short.toLocaleString("en")} users get deadlines over ${spreadMs / 1000} s from +${leadMs / 1000} s`,
+      `offline: ${short.toLocaleString("en")} users get deadlines over ${spreadMs / 1000} s from +${leadMs / 1000} s`,
     );
     await loadThroughStream(stack.nc, {
-      label: "c: short heartbeats",
+      label: "offline: short heartbeats",
       count: short,
       partitions: stack.partitions,
       commands: (j, at): Command[] => {
@@ -240,7 +246,7 @@ async function offline(
       if (n >= short || Date.now() > giveUp) break;
       if (Date.now() - lastNote >= 10_000) {
         lastNote = Date.now();
-        note(`c: ${n.toLocaleString("en")}/${short.toLocaleString("en")} offline events`);
+        note(`offline: ${n.toLocaleString("en")}/${short.toLocaleString("en")} offline events`);
       }
       await sleep(200);
     }
@@ -250,7 +256,7 @@ async function offline(
   }
   const herald = percentiles(lags, Math.max(0, short - lags.length));
   note(
-    `c: Herald offline lag (${processes} presence-actor) p50 ${r2(herald.p50)} p99 ${r2(herald.p99)} max ${r2(herald.max)} ms`,
+    `offline: Herald offline lag (${processes} presence-actor) p50 ${r2(herald.p50)} p99 ${r2(herald.p99)} max ${r2(herald.max)} ms`,
   );
   const baseline = measured ?? (await redisLag(redis, users, short, spreadMs, waitMs));
   const { base, atLeast } = baseline;
@@ -266,7 +272,7 @@ async function offline(
   const where = processes === 1 ? "" : `, over ${processes} presence-actors`;
   const row = (id: string, what: "p50" | "p99" | "max"): Figure => ({
     id: processes === 1 ? id : `${id}.x${processes}`,
-    name: `(c) offline detection lag, ${what} (${short.toLocaleString("en")} of ${users.toLocaleString("en")} users time out${where})`,
+    name: `offline: detection lag, ${what} (${short.toLocaleString("en")} of ${users.toLocaleString("en")} users time out${where})`,
     value: r2(herald[what]),
     unit: "ms",
     better: "lower",
@@ -276,10 +282,13 @@ async function offline(
       : {}),
     ...(what === "p50" ? { detail } : {}),
   });
-  return { figures: [row("c.p50", "p50"), row("c.p99", "p99"), row("c.max", "max")], baseline };
+  return {
+    figures: [row("offline.p50", "p50"), row("offline.p99", "p99"), row("offline.max", "max")],
+    baseline,
+  };
 }
 
-/** The Redis baseline of (c): the same keys and ttls, lag of the `expired` notifications. */
+/** The Redis baseline of `offline`: the same keys and ttls, lag of the `expired` notifications. */
 async function redisLag(
   redis: RedisServer,
   users: number,
@@ -287,7 +296,7 @@ async function redisLag(
   spreadMs: number,
   waitMs: number,
 ): Promise<RedisLag> {
-  note(`c: Redis baseline: ${users.toLocaleString("en")} keys, ${short.toLocaleString("en")} expiring`);
+  note(`offline: Redis baseline: ${users.toLocaleString("en")} keys, ${short.toLocaleString("en")} expiring`);
   const rx = await Child.spawn<RedisExpiryApi>("redis-expiry");
   let rr: Awaited<ReturnType<RedisExpiryApi["run"]>>;
   try {
@@ -307,7 +316,9 @@ async function redisLag(
   // Keys never notified count at the time waited for them: the baseline is then a lower bound.
   const base = percentiles([...rr.lags, ...rr.unnotified]);
   const atLeast = rr.missed > 0;
-  note(`c: Redis expired-notification lag p50 ${r2(base.p50)} p99 ${r2(base.p99)} ms, missed ${rr.missed}`);
+  note(
+    `offline: Redis expired-notification lag p50 ${r2(base.p50)} p99 ${r2(base.p99)} ms, missed ${rr.missed}`,
+  );
   return {
     base,
     atLeast,
@@ -380,20 +391,20 @@ async function recovery(stack: HeraldStack, users: number): Promise<Figure[]> {
   const timeoutMs = 120_000 + users / 5;
   const [first] = stack.running("presence-actor");
   if (first === undefined) throw new Error("no presence-actor to stop");
-  note("f: stopping presence-actor cleanly (SIGTERM: snapshots)");
+  note("recovery: stopping presence-actor cleanly (SIGTERM: snapshots)");
   const stop = await stack.stopWorker(first, "SIGTERM");
   const snapshots = await new Objm(stack.nc).open(objectStores.snapshots).then((os) => os.list());
   const snapshotBytes = snapshots.reduce((n, o) => n + o.size, 0);
   note(
-    `f: stopped in ${stop.ms} ms (exit ${stop.code}); ${snapshots.length} snapshots, ${snapshotBytes} bytes`,
+    `recovery: stopped in ${stop.ms} ms (exit ${stop.code}); ${snapshots.length} snapshots, ${snapshotBytes} bytes`,
   );
-  const clean = await restart(stack, "f: clean restart", timeoutMs);
+  const clean = await restart(stack, "recovery: clean restart", timeoutMs);
   const cleanSpan = replaySpan(clean.worker);
-  note(`f: clean restart caught up in ${clean.ms} ms, ${clean.stats.restoredUsers} users restored`);
+  note(`recovery: clean restart caught up in ${clean.ms} ms, ${clean.stats.restoredUsers} users restored`);
 
-  note(`f: one more heartbeat per user (${users.toLocaleString("en")} commands), then kill -9`);
+  note(`recovery: one more heartbeat per user (${users.toLocaleString("en")} commands), then kill -9`);
   await loadThroughStream(stack.nc, {
-    label: "f: heartbeats before the crash",
+    label: "recovery: heartbeats before the crash",
     count: users,
     partitions: stack.partitions,
     commands: (i, at): Command[] => [
@@ -405,7 +416,7 @@ async function recovery(stack: HeraldStack, users: number): Promise<Figure[]> {
   await stack.stopWorker(clean.worker, "SIGKILL");
   // Its leases must run out before a new owner may take the partitions; that wait is not recovery.
   await sleep(LEASE_TTL_MS + 500);
-  const crash = await restart(stack, "f: restart after kill -9", timeoutMs);
+  const crash = await restart(stack, "recovery: restart after kill -9", timeoutMs);
   const span = replaySpan(crash.worker);
   const replayed = crash.stats.commands;
   // Partitions restore and replay on one event loop, interleaved: from the first partition
@@ -416,7 +427,7 @@ async function recovery(stack: HeraldStack, users: number): Promise<Figure[]> {
   const replayMs = Math.max(1, crashSpanMs - restoreSpanMs);
   const replayRate = round(replayed / (replayMs / 1000), 0);
   note(
-    `f: after kill -9: caught up in ${crash.ms} ms, ${replayed} commands replayed in ${replayMs} ms ` +
+    `recovery: after kill -9: caught up in ${crash.ms} ms, ${replayed} commands replayed in ${replayMs} ms ` +
       `(${crashSpanMs} ms from the first partition started, less ${restoreSpanMs} ms of restoring)`,
   );
   const detail = {
@@ -440,8 +451,8 @@ async function recovery(stack: HeraldStack, users: number): Promise<Figure[]> {
   };
   return [
     {
-      id: "f.restore",
-      name: `(f) clean stop → new process caught up (${clean.stats.restoredUsers.toLocaleString("en")} users restored)`,
+      id: "recovery.restore",
+      name: `recovery: clean stop → new process caught up (${clean.stats.restoredUsers.toLocaleString("en")} users restored)`,
       value: round(clean.ms / 1000, 2),
       unit: "s",
       better: "lower",
@@ -452,16 +463,16 @@ async function recovery(stack: HeraldStack, users: number): Promise<Figure[]> {
       detail,
     },
     {
-      id: "f.crash",
-      name: "(f) kill -9 → new process caught up (restore + replay)",
+      id: "recovery.crash",
+      name: "recovery: kill -9 → new process caught up (restore + replay)",
       value: round(crash.ms / 1000, 2),
       unit: "s",
       better: "lower",
       baselines: [],
     },
     {
-      id: "f.replay",
-      name: `(f) replay rate (${replayed.toLocaleString("en")} commands after the snapshot)`,
+      id: "recovery.replay",
+      name: `recovery: replay rate (${replayed.toLocaleString("en")} commands after the snapshot)`,
       value: replayRate,
       unit: "commands/s",
       better: "higher",

@@ -1,19 +1,19 @@
 /**
- * (a) End-to-end heartbeat throughput, its baselines, (e) bulk queries under load, and the
- * scaling runs (item 4).
+ * `heartbeats`: end-to-end heartbeat throughput and its baselines; `queries`: bulk queries
+ * under load; and the scaling runs (item 4).
  *
- * (a): N live users (loaded through the command stream first, so every heartbeat of the window
- * is the hot path of a live conn). A generator process publishes `presence.api.heartbeat`
- * bodies, batched (`{heartbeats: [100]}`, the headline) and single; the rate is heartbeats
- * applied by presence-actor (its `commands` counter) over the sustained window, with the
- * backlog bounded by credit (lib/window.ts). Baselines in the same run: the same bodies
- * published to a plain subject through the same nats-server and counted by a subscriber in
- * another process (heartbeats = messages × batch), and the seed Redis design (`SET key 1 EX
- * ttl` per heartbeat, pipelined) for the same users.
+ * `heartbeats`: N live users (loaded through the command stream first, so every heartbeat of
+ * the window is the hot path of a live conn). A generator process publishes
+ * `presence.api.heartbeat` bodies, batched (`{heartbeats: [100]}`, the headline) and single;
+ * the rate is heartbeats applied by presence-actor (its `commands` counter) over the sustained
+ * window, with the backlog bounded by credit (lib/window.ts). Baselines in the same run: the
+ * same bodies published to a plain subject through the same nats-server and counted by a
+ * subscriber in another process (heartbeats = messages × batch), and the seed Redis design
+ * (`SET key 1 EX ttl` per heartbeat, pipelined) for the same users.
  *
- * (e): `get_user_status` for 1,000 random loaded users, one request after another, while the
- * batched load runs at half the rate (a) measured; the same queries on the idle system are the
- * reference.
+ * `queries`: `get_user_status` for 1,000 random loaded users, one request after another,
+ * while the batched load runs at half the rate `heartbeats` measured; the same queries on the
+ * idle system are the reference.
  */
 import { type Command, subjects } from "@herald/protocol";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -126,14 +126,14 @@ async function natsWindow(
   const base = (await sink.call("count")).messages;
   const applied = async () => ((await sink.call("count")).messages - base) * batch;
   const result = await sustainedWindow({
-    label: `a: core NATS ×${batch}`,
+    label: `heartbeats: core NATS ×${batch}`,
     gen,
     applied,
     warmupMs: opts.warmupMs,
     windowMs: opts.windowMs,
     bound: 200_000,
   });
-  note(`a: core NATS pub→sub ×${batch}: ${result.rate.toLocaleString("en")} heartbeats/s`);
+  note(`heartbeats: core NATS pub→sub ×${batch}: ${result.rate.toLocaleString("en")} heartbeats/s`);
   return result;
 }
 
@@ -158,7 +158,7 @@ async function redisWindow(redis: RedisServer, opts: Options): Promise<{ rate: n
     const seconds = (performance.now() - t0) / 1000;
     await child.call("stop");
     const rate = round((a1 - a0) / seconds, 0);
-    note(`a: Redis SET EX pipelined: ${rate.toLocaleString("en")} heartbeats/s`);
+    note(`heartbeats: Redis SET EX pipelined: ${rate.toLocaleString("en")} heartbeats/s`);
     return { rate, seconds: round(seconds, 2) };
   } finally {
     await child.stop();
@@ -197,16 +197,17 @@ async function queryLatencies(
 const pct = (p: Percentiles) => ({ p50: p.p50, p99: p.p99, max: p.max, count: p.count, missed: p.missed });
 
 /**
- * Runs (a) with its baselines and, when asked, (e); adds their figures to `out` as soon as
- * each is measured (a later failure keeps them) and returns the batched rate of (a).
+ * Runs `heartbeats` with its baselines and, when asked, `queries`; adds their figures to `out`
+ * as soon as each is measured (a later failure keeps them) and returns the batched rate of
+ * `heartbeats` (measured either way: `queries` runs at half of it).
  */
 export async function measureThroughput(
   opts: Options,
   redis: RedisServer,
-  which: { a: boolean; e: boolean },
+  which: { heartbeats: boolean; queries: boolean },
   out: Figure[],
 ): Promise<number> {
-  const label = "a/e";
+  const label = "heartbeats/queries";
   note(`${label}: starting Herald (1 gateway, 1 presence-actor, 1 status-projector)`);
   const stack = await HeraldStack.start({ label });
   let gen: Child<HeartbeatsApi> | undefined;
@@ -215,9 +216,9 @@ export async function measureThroughput(
     await preload(stack, opts.hbUsers, `${label}: load`);
     await stack.waitQueries();
     gen = await Child.spawn<HeartbeatsApi>("heartbeats");
-    const batched = await heraldWindow(stack, gen, opts, BATCH, { label: `a: Herald ×${BATCH}` });
-    if (which.a) {
-      const single = await heraldWindow(stack, gen, opts, 1, { label: "a: Herald ×1" });
+    const batched = await heraldWindow(stack, gen, opts, BATCH, { label: `heartbeats: Herald ×${BATCH}` });
+    if (which.heartbeats) {
+      const single = await heraldWindow(stack, gen, opts, 1, { label: "heartbeats: Herald ×1" });
       sink = await Child.spawn<SinkApi>("nats-sink");
       await sink.call("setup", { url: stack.server.url, subject: SINK_SUBJECT });
       const natsBatched = await natsWindow(stack, gen, sink, opts, BATCH);
@@ -226,8 +227,8 @@ export async function measureThroughput(
       const target = batched.rate >= 100_000 && batched.rate >= redisResult.rate;
       out.push(
         {
-          id: "a",
-          name: `(a) heartbeats applied/s, ${BATCH} per message (headline)`,
+          id: "heartbeats",
+          name: `heartbeats: applied/s, ${BATCH} per message (headline)`,
           value: batched.rate,
           unit: "heartbeats/s",
           better: "higher",
@@ -246,8 +247,8 @@ export async function measureThroughput(
           },
         },
         {
-          id: "a.single",
-          name: "(a) heartbeats applied/s, 1 per message",
+          id: "heartbeats.single",
+          name: "heartbeats: applied/s, 1 per message",
           value: single.rate,
           unit: "heartbeats/s",
           better: "higher",
@@ -259,14 +260,14 @@ export async function measureThroughput(
         },
       );
     }
-    if (which.e) {
-      note("e: get_user_status ×1000 users, idle");
+    if (which.queries) {
+      note("queries: get_user_status ×1000 users, idle");
       const idle = await queryLatencies(stack.nc, opts.hbUsers, { count: opts.quick ? 50 : 200 });
       const rate = Math.max(1000, Math.round(batched.rate / 2));
-      note(`e: get_user_status ×1000 users while heartbeats run at ${rate.toLocaleString("en")}/s`);
+      note(`queries: get_user_status ×1000 users while heartbeats run at ${rate.toLocaleString("en")}/s`);
       let loaded: { samples: number[]; errors: number } = { samples: [], errors: 0 };
       const underLoad = await heraldWindow(stack, gen, opts, BATCH, {
-        label: "e: load at half rate",
+        label: "queries: load at half rate",
         rate,
         windowMs: Math.max(5000, opts.windowMs / 2),
         during: async () => {
@@ -279,8 +280,8 @@ export async function measureThroughput(
       const pIdle = percentiles(idle.samples, idle.errors);
       out.push(
         {
-          id: "e.p50",
-          name: "(e) get_user_status ×1000 under half load, p50",
+          id: "queries.p50",
+          name: "queries: get_user_status ×1000 under half load, p50",
           value: p.p50 === null ? null : round(p.p50, 2),
           unit: "ms",
           better: "lower",
@@ -290,8 +291,8 @@ export async function measureThroughput(
           detail: { loaded: pct(p), idle: pct(pIdle), load: { asked: rate, applied: underLoad.rate } },
         },
         {
-          id: "e.p99",
-          name: "(e) get_user_status ×1000 under half load, p99",
+          id: "queries.p99",
+          name: "queries: get_user_status ×1000 under half load, p99",
           value: p.p99 === null ? null : round(p.p99, 2),
           unit: "ms",
           better: "lower",
@@ -312,7 +313,7 @@ export async function measureThroughput(
   }
 }
 
-/** Item 4: (a) batched with k presence-actor processes, each k on a fresh deployment. */
+/** Item 4: `heartbeats` batched with k presence-actor processes, each k on a fresh deployment. */
 export async function measureScaling(opts: Options, oneActorRate: number | undefined): Promise<Figure[]> {
   const rates = new Map<number, number>();
   if (oneActorRate !== undefined) rates.set(1, oneActorRate);
@@ -334,7 +335,7 @@ export async function measureScaling(opts: Options, oneActorRate: number | undef
   const one = rates.get(1) ?? null;
   return opts.scaling.map((k) => ({
     id: `scaling.${k}`,
-    name: `(4) heartbeats applied/s with ${k} presence-actor${k === 1 ? "" : "s"}`,
+    name: `scaling: heartbeats applied/s with ${k} presence-actor${k === 1 ? "" : "s"}`,
     value: rates.get(k) ?? null,
     unit: "heartbeats/s",
     better: "higher" as const,

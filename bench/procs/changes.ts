@@ -1,6 +1,6 @@
 /**
- * (b) change latency, in one process so that sending and receiving share a clock: users take
- * turns to change — a live user disconnects its conn (offline at once with no grace), an
+ * `latency`: change latency, in one process so that sending and receiving share a clock:
+ * users take turns to change — a live user disconnects its conn (offline at once with no grace), an
  * offline one heartbeats a new conn (online) — at a fixed rate, as plain publishes to the API.
  * Latency to the event: publish → its `status` event on `presence.events.user.*`. Latency to
  * the query: for one change in `sampleEvery`, `get_user_status` is asked again and again,

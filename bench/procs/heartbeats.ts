@@ -2,7 +2,7 @@
  * Load generator: publishes heartbeat bodies (plain publishes, no reply) to a subject, round
  * robin over the users, as fast as its credit and an optional rate cap allow. The bench polls
  * what was applied and grants credit (`limit`: heartbeats it may have sent in total), which
- * keeps the backlog bounded; the rate cap serves the half-rate run of (e).
+ * keeps the backlog bounded; the rate cap serves the half-rate run of `queries`.
  */
 import { connect } from "@nats-io/transport-node";
 import { serve } from "../lib/ipc.js";

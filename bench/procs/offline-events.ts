@@ -1,6 +1,6 @@
 /**
- * (c) collector: subscribes to every live status event and keeps, for each `offline` one, the
- * lag from its `at_ms` (the conn's deadline plus a grace of 0) to when it arrived here.
+ * `offline` collector: subscribes to every live status event and keeps, for each `offline`
+ * one, the lag from its `at_ms` (the conn's deadline plus a grace of 0) to when it arrived here.
  */
 import { subjects } from "@herald/protocol";
 import { connect } from "@nats-io/transport-node";

@@ -1,5 +1,5 @@
 /**
- * Baseline of (c): the same number of keys and ttls in Redis, and its keyspace `expired`
+ * Baseline of `offline`: the same number of keys and ttls in Redis, and its keyspace `expired`
  * notifications (`notify-keyspace-events Ex`). Every key gets its deadline with PXAT, so the
  * lag is notification receive time − the key's deadline. Redis expires keys lazily (on access)
  * and by sampling them in the background, and notifies only when it actually deletes a key.

@@ -1,7 +1,7 @@
 /**
- * Baseline of (a), the seed design: one `SET presence:<user>:<conn> 1 EX <ttl>` per heartbeat,
- * pipelined, round robin over the same users. Several pipelines are in flight at once so that
- * redis-server is never idle waiting for the client.
+ * Baseline of `heartbeats`, the seed design: one `SET presence:<user>:<conn> 1 EX <ttl>` per
+ * heartbeat, pipelined, round robin over the same users. Several pipelines are in flight at
+ * once so that redis-server is never idle waiting for the client.
  */
 import { Redis } from "ioredis";
 import { serve } from "../lib/ipc.js";

@@ -1,7 +1,7 @@
 /**
- * Baseline of (d), the naive design: one running xstate actor per user (Herald's own presence
- * machine), each sent a CONNECT and a JOIN, as a per-user-actor service would hold them. Heap
- * and RSS per user after a GC, minus the process before; run with --expose-gc.
+ * Baseline of `memory`, the naive design: one running xstate actor per user (Herald's own
+ * presence machine), each sent a CONNECT and a JOIN, as a per-user-actor service would hold
+ * them. Heap and RSS per user after a GC, minus the process before; run with --expose-gc.
  */
 import { presenceMachine } from "@herald/presence-actor";
 import { createActor } from "xstate";
