@@ -83,6 +83,10 @@ describe(`chaos (CHAOS_SEED=${SEED})`, () => {
   let env: Record<string, string>;
   const model = new Map<string, ModelUser>();
   const stats = { acked: 0, retries: 0, ambiguous: 0, refused: 0, kills: [] as string[] };
+  /** Every kill and restart with when it happened (ms since the load started), for failures. */
+  const timeline: string[] = [];
+  let loadStart = Date.now();
+  const since = (t: number) => `+${t - loadStart} ms`;
   /**
    * Every 409 answered to an `update` of a member the model holds as joined (so none is right:
    * the user's owner decides, whichever gateway took the join).
@@ -129,7 +133,7 @@ describe(`chaos (CHAOS_SEED=${SEED})`, () => {
     const seen = { unavailable: 0, noReply: 0, conflicts: 0 };
     const fail = (why: string) =>
       new Error(
-        `CHAOS_SEED=${SEED}: ${method} ${body}: ${why} (${seen.unavailable} × 503, ${seen.noReply} without reply, ${seen.conflicts} × 409 in ${Date.now() - started} ms)`,
+        `CHAOS_SEED=${SEED}: ${method} ${body}: ${why} (${seen.unavailable} × 503, ${seen.noReply} without reply, ${seen.conflicts} × 409 from ${since(started)} to ${since(Date.now())}; so far: ${timeline.join(", ")})`,
       );
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
@@ -140,8 +144,10 @@ describe(`chaos (CHAOS_SEED=${SEED})`, () => {
       }
       let reply: { result?: Record<string, unknown>; error?: { code: number; message: string } };
       try {
-        // Longer than a gateway may hold a request (its publish retries), so a request we give
-        // up on can no longer be appended after our retry and reorder this user's commands.
+        // Longer than a gateway may take to append a request (its publish retries), so a request
+        // we give up on can no longer be appended after our retry and reorder this user's
+        // commands. (An update then waits for its owner's verdict, up to the gateway's
+        // verdictTimeoutMs: one stuck there counts as without reply here, and is sent again.)
         const m = await nc.request(subjects.method(method), body, { timeout: 10_000 });
         reply = m.json();
       } catch {
@@ -240,11 +246,13 @@ describe(`chaos (CHAOS_SEED=${SEED})`, () => {
       const kind = victim ?? ["presence-actor", "status-projector", "gateway"][Math.floor(random() * 3)];
       if (kind === "server") {
         stats.kills.push("nats-server restart");
+        timeline.push(`${since(Date.now())} nats-server restart`);
         await server.restart();
         continue;
       }
       const id = `${kind}-${1 + Math.floor(random() * 2)}`;
       stats.kills.push(`kill -9 ${id}`);
+      timeline.push(`${since(Date.now())} kill -9 ${id}`);
       await workers.get(id)?.stop("SIGKILL");
       spawn(id, kind as Component);
     }
@@ -303,7 +311,8 @@ describe(`chaos (CHAOS_SEED=${SEED})`, () => {
 
   it("loses nothing acknowledged and stores no change twice while processes die", async () => {
     const random = rng(SEED);
-    const until = Date.now() + LOAD_MS;
+    loadStart = Date.now();
+    const until = loadStart + LOAD_MS;
     const userSeeds = Array.from({ length: USERS }, () => Math.floor(random() * 2 ** 31));
     await Promise.all([
       chaos(rng(Math.floor(random() * 2 ** 31)), until),

@@ -66,7 +66,8 @@ describe("workers as processes", () => {
     const info = async (name: string): Promise<StreamInfo> => jsm.streams.info(name);
 
     const commands = await info(streams.commands);
-    expect(commands.config.subjects).toEqual([internalSubjects.allCommands]);
+    // Commands and ticks of every partition.
+    expect(commands.config.subjects).toEqual([internalSubjects.allPartitions]);
     expect(commands.config.duplicate_window).toBe(2 * 60_000 * NANOS_PER_MS);
 
     const events = await info(streams.events);
