@@ -19,7 +19,7 @@ const handlers = {
     const at = Date.now();
     for (let i = 0; i < p.users; i++) {
       const actor = createActor(presenceMachine, {
-        input: { user: userId("naive-", i), awayAfterMs: 300_000, graceMs: 5000 },
+        input: { user: userId("naive-", i), settings: { awayAfterMs: 300_000, graceMs: 5000 } },
       }).start();
       actor.send({ type: "HEARTBEAT", conn: CONN, ttl: 30_000, at });
       actor.send({ type: "JOIN", conn: CONN, channel: channelOf(i), data: {}, ttl: 30_000, at });

@@ -7,7 +7,7 @@
 
 import { InvalidParamsError, TooLargeError, UnknownMethodError } from "./errors.js";
 import { json } from "./json.js";
-import { limits, utf8Length } from "./limits.js";
+import { echo, jsonDepth, limits, utf8Length } from "./limits.js";
 import { isMethod, type Method } from "./methods.js";
 import * as S from "./schemas.js";
 import { compile, type Validator } from "./validate.js";
@@ -90,6 +90,9 @@ function checkTtl(ttl: number | undefined, field: string, opts: ParseOptions): v
 
 function checkData(data: object | undefined): void {
   if (data === undefined) return;
+  if (jsonDepth(data, limits.dataMaxDepth) < 0) {
+    throw new InvalidParamsError(`data: nested deeper than ${limits.dataMaxDepth} levels`);
+  }
   const size = utf8Length(JSON.stringify(data));
   if (size > limits.dataMaxBytes) {
     throw new TooLargeError(`data: ${size} bytes of JSON; at most ${limits.dataMaxBytes} are allowed`);
@@ -123,6 +126,13 @@ function checkRules(req: ApiRequest, opts: ParseOptions): void {
         }
       } else if (p.expires_at_ms !== undefined && p.expires_at_ms <= opts.nowMs) {
         throw new InvalidParamsError(`expires_at_ms: ${p.expires_at_ms} is not in the future`);
+      } else if (
+        p.expires_at_ms !== undefined &&
+        p.expires_at_ms > opts.nowMs + limits.manualExpiryMaxAheadMs
+      ) {
+        throw new InvalidParamsError(
+          `expires_at_ms: ${p.expires_at_ms} is more than ${limits.manualExpiryMaxAheadMs / 86_400_000} days ahead`,
+        );
       }
       return;
     }
@@ -180,7 +190,11 @@ export function parseRequest(method: string, body: Uint8Array, opts: ParseOption
     try {
       params = json.decode(body);
     } catch (err) {
-      throw new InvalidParamsError(`body is not valid JSON: ${(err as Error).message}`);
+      if (err instanceof SyntaxError) {
+        throw new InvalidParamsError(`body is not valid JSON: ${echo((err as Error).message)}`);
+      }
+      if (err instanceof RangeError) throw new InvalidParamsError("body is not valid JSON: nested too deep");
+      throw new InvalidParamsError("body is not valid UTF-8");
     }
   }
   return parseParams(method, params, opts);

@@ -3,6 +3,8 @@
  * client can see is one of these; anything else is a bug and is answered 500.
  */
 
+import { echo } from "./limits.js";
+
 export const ErrorCode = {
   InvalidParams: 400,
   UnknownMethod: 404,
@@ -42,7 +44,7 @@ export class InvalidParamsError extends HeraldError {
 export class UnknownMethodError extends HeraldError {
   override readonly name = "UnknownMethodError";
   constructor(readonly method: string) {
-    super(ErrorCode.UnknownMethod, `unknown method ${JSON.stringify(method)}`);
+    super(ErrorCode.UnknownMethod, `unknown method ${JSON.stringify(echo(method))}`);
   }
 }
 

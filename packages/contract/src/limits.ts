@@ -18,7 +18,39 @@ export const limits = {
   ttlMinMs: 1000,
   /** one request body (nats.conf's max_payload); larger ones are answered 413 unparsed. */
   requestMaxBytes: 1024 * 1024,
+  /** member `data`: objects and arrays nested at most this deep. */
+  dataMaxDepth: 32,
+  /** every time in milliseconds: at most the end of year 9999 (UTC). */
+  timeMaxMs: 253_402_300_799_999,
+  /** `expires_at_ms` of a manual status: at most this far ahead of the request. */
+  manualExpiryMaxAheadMs: 366 * 86_400_000,
+  /** the most of a value an error message repeats (longer ones are cut, with …). */
+  echoMaxChars: 120,
 } as const;
+
+/** `text`, cut to `limits.echoMaxChars` (with …), for messages that repeat what they were sent. */
+export function echo(text: string): string {
+  return text.length <= limits.echoMaxChars ? text : `${text.slice(0, limits.echoMaxChars - 1)}…`;
+}
+
+/**
+ * How deep objects and arrays nest in `value` (a plain object counts 1), or -1 when deeper
+ * than `max` (walked without recursion, so any depth is safe to measure).
+ */
+export function jsonDepth(value: unknown, max: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > max) return -1;
+    if (depth > deepest) deepest = depth;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return deepest;
+}
 
 const utf8 = new TextEncoder();
 

@@ -27,7 +27,8 @@ export const Channel = Type.String({
 /** Unix milliseconds. */
 export const TimeMs = Type.Integer({
   minimum: 0,
-  errorMessage: "must be unix milliseconds (an integer ≥ 0)",
+  maximum: limits.timeMaxMs,
+  errorMessage: `must be unix milliseconds (an integer from 0 to ${limits.timeMaxMs})`,
 });
 /** Unix seconds (`online`, `active`: Centrifugo PRO compatible). */
 export const TimeS = Type.Integer({ minimum: 0 });

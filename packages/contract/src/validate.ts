@@ -6,6 +6,7 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
+import { echo } from "./limits.js";
 
 export interface Validator<T> {
   /** True when `value` matches the schema. */
@@ -63,7 +64,7 @@ function describe(error: ValueError, at: string | undefined): string {
     case ValueErrorType.ObjectRequiredProperty:
       return `${field} is required`;
     case ValueErrorType.ObjectAdditionalProperties:
-      return `unknown field ${JSON.stringify(field)}`;
+      return `unknown field ${JSON.stringify(echo(field))}`;
     case ValueErrorType.Object:
       if (error.path === "") return `${whole} must be a JSON object`;
       break;

@@ -30,7 +30,7 @@ export interface GatewayOptions {
   readonly publishTimeoutMs?: number;
   /** Publish attempts with the same message id on a timeout (default 3). */
   readonly publishAttempts?: number;
-  /** How long a command waits for its owner's verdict before it is answered 503 (default 10 s). */
+  /** How long a command waits for its owner's verdict before it is answered 503 (default 4 s). */
   readonly verdictTimeoutMs?: number;
   /** The clock (unix ms). */
   readonly now?: () => number;

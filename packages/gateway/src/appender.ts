@@ -14,7 +14,7 @@
  * `maxPendingBatches` batches wait for JetStream, and its promise rejects with
  * AppendFailedError when a batch is not acknowledged.
  */
-import { type Command, partitionOf } from "@herald/protocol";
+import { type Command, partitionOf, utf8Length } from "@herald/protocol";
 import { AppendFailedError, OverloadedError, StoppingError } from "./errors.js";
 import { tuning } from "./tuning.js";
 
@@ -29,6 +29,12 @@ export interface AppenderOptions {
   readonly publish: PublishBatch;
   /** Commands per batch before it is sent at once (default 500). */
   readonly maxBatchCommands?: number;
+  /**
+   * Approximate encoded bytes per batch before it is sent at once (default 256 KiB): a batch
+   * stays well within the server's max_payload whatever its commands carry, so a valid command
+   * never fails for its neighbours' size.
+   */
+  readonly maxBatchBytes?: number;
   /** Sealed or in-flight batches beyond which `append` answers 503 (default 256). */
   readonly maxPendingBatches?: number;
   /** Prefix of the message ids, unique per process (`<prefix>-<counter>`). */
@@ -51,6 +57,8 @@ export interface AppenderStats {
 
 interface Batch {
   readonly cmds: Command[];
+  /** Approximate encoded size of `cmds`. */
+  bytes: number;
   readonly done: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
@@ -65,6 +73,16 @@ interface Lane {
   sending: boolean;
 }
 
+/** About the bytes a command takes in an encoded batch (its strings, its data, some framing). */
+function approxSize(cmd: Command): number {
+  let n = 48 + utf8Length(cmd.user);
+  if ("conn" in cmd) n += utf8Length(cmd.conn);
+  if ("channel" in cmd) n += utf8Length(cmd.channel);
+  if ("data" in cmd) n += utf8Length(JSON.stringify(cmd.data));
+  if (cmd.type === "set_status") n += utf8Length(cmd.text ?? "") + utf8Length(cmd.emoji ?? "");
+  return n;
+}
+
 function newBatch(): Batch {
   let resolve!: () => void;
   let reject!: (err: Error) => void;
@@ -74,13 +92,14 @@ function newBatch(): Batch {
   });
   // Every batch has waiters, but a rejection must never count as unhandled on its own.
   done.catch(() => {});
-  return { cmds: [], done, resolve, reject };
+  return { cmds: [], bytes: 0, done, resolve, reject };
 }
 
 export class BatchingAppender {
   readonly #partitions: number;
   readonly #publish: PublishBatch;
   readonly #maxBatch: number;
+  readonly #maxBytes: number;
   readonly #maxPending: number;
   readonly #idPrefix: string;
   readonly #schedule: (fn: () => void) => void;
@@ -99,6 +118,7 @@ export class BatchingAppender {
     this.#partitions = opts.partitions;
     this.#publish = opts.publish;
     this.#maxBatch = opts.maxBatchCommands ?? tuning.maxBatchCommands;
+    this.#maxBytes = opts.maxBatchBytes ?? tuning.maxBatchBytes;
     this.#maxPending = opts.maxPendingBatches ?? tuning.maxPendingBatches;
     this.#idPrefix = opts.idPrefix;
     this.#schedule = opts.schedule ?? ((fn) => setImmediate(fn));
@@ -120,6 +140,9 @@ export class BatchingAppender {
     let waits: Set<Promise<void>> | undefined;
     for (const cmd of cmds) {
       const lane = this.#lane(partitionOf(cmd.user, this.#partitions));
+      const size = approxSize(cmd);
+      // A command that would take the open batch over its bytes goes into the next one.
+      if (lane.open !== undefined && lane.open.bytes + size > this.#maxBytes) this.#seal(lane);
       let batch = lane.open;
       if (batch === undefined) {
         batch = newBatch();
@@ -127,17 +150,13 @@ export class BatchingAppender {
         this.#unsettled++;
       }
       batch.cmds.push(cmd);
+      batch.bytes += size;
       if (only === undefined) only = batch.done;
       else if (only !== batch.done) {
         waits ??= new Set([only]);
         waits.add(batch.done);
       }
-      if (batch.cmds.length >= this.#maxBatch) {
-        lane.open = undefined;
-        lane.sealed.push(batch);
-        this.#queued++;
-        this.#pump(lane);
-      }
+      if (batch.cmds.length >= this.#maxBatch || batch.bytes >= this.#maxBytes) this.#seal(lane);
     }
     this.#scheduleTick();
     if (waits !== undefined) return Promise.all(waits).then(() => undefined);
@@ -168,6 +187,16 @@ export class BatchingAppender {
       this.#lanes.set(partition, lane);
     }
     return lane;
+  }
+
+  /** Closes the lane's open batch: it goes when the batches before it have gone. */
+  #seal(lane: Lane): void {
+    const batch = lane.open;
+    if (batch === undefined) return;
+    lane.open = undefined;
+    lane.sealed.push(batch);
+    this.#queued++;
+    this.#pump(lane);
   }
 
   #scheduleTick(): void {

@@ -4,16 +4,16 @@ import { describe, expect, it } from "vitest";
 import { type Harness, readCommandBatches, readCommands, startHarness } from "./harness.test.js";
 import type { ApiCounters } from "./service.js";
 
-/** An update's reply token (checked where the verdict is answered), left out to compare the rest. */
+/** A join's or update's reply token (checked where the verdict is answered), left out to compare the rest. */
 function withoutReply(cmd: Command): Command {
-  if (cmd.type !== "update") return cmd;
+  if (cmd.type !== "update" && cmd.type !== "join") return cmd;
   const { reply: _reply, ...rest } = cmd;
   return rest;
 }
 
 /**
- * Waits for the update appended after the first `stored` batches and publishes its verdict
- * (applied) to the gateway that asked, as the user's owner in presence-actor does.
+ * Waits for the join or update appended after the first `stored` batches and publishes its
+ * verdict (applied) to the gateway that asked, as the user's owner in presence-actor does.
  */
 async function answerVerdict(h: Harness, stored: number): Promise<void> {
   const cmd = await waitFor(
@@ -21,10 +21,10 @@ async function answerVerdict(h: Harness, stored: number): Promise<void> {
       (await readCommandBatches(h))
         .slice(stored)
         .flatMap((b) => b.cmds)
-        .find((c) => c.type === "update"),
-    { what: "the update to be stored" },
+        .find((c) => c.type === "update" || c.type === "join"),
+    { what: "the command to be stored" },
   );
-  const reply = cmd.type === "update" ? cmd.reply : undefined;
+  const reply = cmd.type === "update" || cmd.type === "join" ? cmd.reply : undefined;
   expect(reply).toMatch(/^[A-Za-z0-9]+\.\d+$/);
   const [gateway, id] = (reply as string).split(".") as [string, string];
   h.nc.publish(internalSubjects.verdicts(gateway), encodeVerdict({ id: Number(id) }));
@@ -114,8 +114,8 @@ describe("gateway commands", () => {
     for (const [method, params, expected] of requests) {
       const from = Date.now();
       const reply = h.call(method, params);
-      // An update is answered once its user's owner applied it: the test plays the owner here.
-      if (method === "update") await answerVerdict(h, stored);
+      // A join or update is answered once its user's owner applied it: the test plays the owner.
+      if (method === "update" || method === "join") await answerVerdict(h, stored);
       expect((await reply).body).toEqual({ result: {} });
       const to = Date.now();
       // Acknowledged means stored: no waiting.

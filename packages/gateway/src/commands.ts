@@ -23,9 +23,12 @@ export function isCommandRequest(req: ApiRequest): req is CommandRequest {
   }
 }
 
-/** Whether a command can be refused by the state it meets, so its owner's verdict is awaited. */
+/**
+ * Whether a command can be refused by the state it meets, so its owner's verdict is awaited:
+ * an `update` of a channel not joined (409), a `join` over the conn or channel limits (429, 413).
+ */
 export function needsVerdict(req: CommandRequest): boolean {
-  return req.method === "update";
+  return req.method === "update" || req.method === "join";
 }
 
 /**
@@ -56,7 +59,18 @@ export function toCommands(
       return req.params.users.map((user) => ({ type: "forget", user, at_ms: atMs }));
     case "join": {
       const { user, conn, channel, data } = req.params;
-      return [{ type: "join", user, conn, channel, data: data ?? {}, ttl_ms: defaultTtlMs, at_ms: atMs }];
+      return [
+        {
+          type: "join",
+          user,
+          conn,
+          channel,
+          data: data ?? {},
+          ttl_ms: defaultTtlMs,
+          ...(reply !== undefined ? { reply } : {}),
+          at_ms: atMs,
+        },
+      ];
     }
     case "update": {
       const { user, conn, channel, data } = req.params;

@@ -6,16 +6,25 @@
  * Every refusal is a HeraldError with its public code; anything else thrown is a bug (answered
  * 500 by the transport).
  */
-import { type ApiRequest, type Config, HeraldError, parseRequest } from "@herald/protocol";
+import {
+  type ApiRequest,
+  type Command,
+  type Config,
+  echo,
+  HeraldError,
+  parseRequest,
+  RateLimitedError,
+} from "@herald/protocol";
 import type { BatchingAppender } from "./appender.js";
 import { type CommandRequest, isCommandRequest, needsVerdict, toCommands } from "./commands.js";
 import { ViewNotReadyError } from "./errors.js";
 import { type EventLog, readHistory, readStatusAt } from "./history.js";
+import { RateLimiter } from "./rate-limit.js";
 import type { Verdicts } from "./verdicts.js";
 import type { PresenceView } from "./view.js";
 
 export interface DispatcherDeps {
-  readonly config: Pick<Config, "ttlMs" | "maxTtlMs">;
+  readonly config: Pick<Config, "ttlMs" | "maxTtlMs" | "userRate" | "clientRate">;
   readonly appender: Pick<BatchingAppender, "append">;
   readonly view: PresenceView;
   /** True once the view holds what the KV buckets held at start. */
@@ -29,37 +38,88 @@ export interface DispatcherDeps {
 /** The `result` of a reply. */
 export type Result = object;
 
+/** Who sent a request, as far as its transport can tell. */
+export interface Caller {
+  /** Someone waits for the answer (false for a plain publish: no owner's verdict is awaited). */
+  readonly answered: boolean;
+  /** The client connection (rate-limited per client), when the transport knows it. */
+  readonly client?: string;
+}
+
+const ANSWERED: Caller = { answered: true };
+
+/** How many commands each user has in `cmds`. */
+function perUser(cmds: readonly Command[]): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const c of cmds) n.set(c.user, (n.get(c.user) ?? 0) + 1);
+  return n;
+}
+
 export class Dispatcher {
   readonly #deps: DispatcherDeps;
+  readonly #users: RateLimiter;
+  readonly #clients: RateLimiter;
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
+    this.#users = new RateLimiter(deps.config.userRate);
+    this.#clients = new RateLimiter(deps.config.clientRate);
+  }
+
+  /** Keys with a rate-limit bucket now (users, clients). */
+  get limited(): { users: number; clients: number } {
+    return { users: this.#users.size, clients: this.#clients.size };
   }
 
   /**
-   * Parses `body` for `method` and serves it. Throws HeraldError (400, 404, 409, 413, 503).
-   * `answered` is false for a plain publish: nobody waits for the owner's verdict.
+   * Parses `body` for `method` and serves it. Throws HeraldError (400, 404, 409, 413, 429, 503).
    */
-  async handle(method: string, body: Uint8Array, answered = true): Promise<Result> {
+  async handle(method: string, body: Uint8Array, caller: Caller = ANSWERED): Promise<Result> {
     const nowMs = this.#deps.now();
     const req = parseRequest(method, body, { maxTtlMs: this.#deps.config.maxTtlMs, nowMs });
-    return isCommandRequest(req) ? this.#command(req, nowMs, answered) : this.#query(req, nowMs);
+    if (caller.client !== undefined && !this.#clients.takeOne(caller.client, 1, nowMs)) {
+      throw this.#limited(this.#clients, caller.client, "client");
+    }
+    return isCommandRequest(req) ? this.#command(req, nowMs, caller) : this.#query(req, nowMs);
   }
 
-  async #command(req: CommandRequest, nowMs: number, answered: boolean): Promise<Result> {
-    const { appender, config, verdicts } = this.#deps;
-    if (!answered || !needsVerdict(req)) {
-      // Throws (appending nothing) when overloaded or stopping.
-      await appender.append(toCommands(req, nowMs, config.ttlMs));
-      return {};
+  /**
+   * 429 (taking nothing) unless each user of `cmds` has a token per command of theirs.
+   * Heartbeats take none: a live conn's heartbeat is the cheapest command there is, and a
+   * user's heartbeats are bounded by HERALD_MAX_CONNS_PER_USER and the client's own rate.
+   */
+  #limitUsers(cmds: readonly Command[], nowMs: number): void {
+    if (cmds[0]?.type === "heartbeat") return;
+    const first = cmds[0];
+    if (cmds.length === 1 && first !== undefined) {
+      if (!this.#users.takeOne(first.user, 1, nowMs)) throw this.#limited(this.#users, first.user, "user");
+      return;
     }
-    const waiting = verdicts.expect();
+    const over = this.#users.take(perUser(cmds), nowMs);
+    if (over !== undefined) throw this.#limited(this.#users, over, "user");
+  }
+
+  #limited(limiter: RateLimiter, key: string, what: "user" | "client"): RateLimitedError {
+    const variable = what === "user" ? "HERALD_USER_RATE" : "HERALD_CLIENT_RATE";
+    const unit = what === "user" ? "commands" : "requests";
+    return new RateLimitedError(
+      `rate limited: ${what} ${JSON.stringify(echo(key))} sends more than ${limiter.rate} ${unit} per second (${variable}); retry later`,
+    );
+  }
+
+  async #command(req: CommandRequest, nowMs: number, caller: Caller): Promise<Result> {
+    const { appender, config, verdicts } = this.#deps;
+    const waiting = caller.answered && needsVerdict(req) ? verdicts.expect() : undefined;
+    const cmds = toCommands(req, nowMs, config.ttlMs, waiting?.reply);
     try {
-      await appender.append(toCommands(req, nowMs, config.ttlMs, waiting.reply));
+      this.#limitUsers(cmds, nowMs);
+      // Throws (appending nothing) when overloaded or stopping.
+      await appender.append(cmds);
     } catch (err) {
-      waiting.cancel();
+      waiting?.cancel();
       throw err;
     }
+    if (waiting === undefined) return {};
     const verdict = await waiting.verdict;
     if (verdict.code !== undefined) {
       throw new HeraldError(verdict.code as HeraldError["code"], verdict.message ?? "refused");

@@ -52,7 +52,7 @@ function setup() {
     last: async (subject) => stored.get(subject)?.at(-1),
   };
   const dispatcher = new Dispatcher({
-    config: { ttlMs: 30_000, maxTtlMs: 3_600_000 },
+    config: { ttlMs: 30_000, maxTtlMs: 3_600_000, userRate: 5, clientRate: 8 },
     appender: {
       append(cmds) {
         if (state.overload) throw new OverloadedError(9);
@@ -68,7 +68,7 @@ function setup() {
   });
   const call = (method: string, params: unknown) => dispatcher.handle(method, json.encode(params));
   const callPlain = (method: string, params: unknown) =>
-    dispatcher.handle(method, json.encode(params), false);
+    dispatcher.handle(method, json.encode(params), { answered: false });
   /** Lets the dispatcher append (its promise settles on the next ticks). */
   const appendedOnce = () => new Promise((r) => setImmediate(r));
   return { dispatcher, call, callPlain, appended, state, view, owner, waiting, cancelled, appendedOnce };
@@ -125,15 +125,28 @@ describe("Dispatcher commands", () => {
     expect(err.code).toBe(503);
   });
 
-  it("asks no verdict of other commands, nor of a published update (nobody waits for it)", async () => {
-    const { call, callPlain, appended, waiting } = setup();
-    await call("join", { user: "u", conn: "c", channel: "r" });
+  it("waits for the verdict of a join (it may meet a limit), not of other commands", async () => {
+    const { call, callPlain, appended, waiting, owner, appendedOnce } = setup();
+    const joined = call("join", { user: "u", conn: "c", channel: "r" });
+    await appendedOnce();
+    owner({ code: 413, message: "too many channels" });
+    expect((await refusal(joined)).code).toBe(413);
+    await call("leave", { user: "u", conn: "c", channel: "r" });
+    await call("heartbeat", { user: "u", conn: "c" });
+    // Published: nobody waits for the answer.
     await callPlain("update", { user: "u", conn: "c", channel: "r", data: {} });
-    expect(appended.map((cmds) => cmds.map((c) => "reply" in c))).toEqual([[false], [false]]);
-    expect(waiting.size).toBe(0);
+    await callPlain("join", { user: "u", conn: "c", channel: "r" });
+    expect(appended.map((cmds) => cmds.map((c) => "reply" in c))).toEqual([
+      [true],
+      [false],
+      [false],
+      [false],
+      [false],
+    ]);
+    expect(waiting.size).toBe(1);
   });
 
-  it("passes 503s of the appender on, and gives up the verdict of an update not stored", async () => {
+  it("passes 503s of the appender on, and gives up the verdict of a command not stored", async () => {
     const { call, state, cancelled } = setup();
     state.overload = true;
     expect((await refusal(call("join", { user: "u", conn: "c", channel: "r" }))).code).toBe(503);
@@ -144,7 +157,42 @@ describe("Dispatcher commands", () => {
     expect(await refusal(call("update", { user: "u", conn: "c", channel: "r", data: {} }))).toBeInstanceOf(
       AppendFailedError,
     );
-    expect(cancelled).toEqual(["gw.0", "gw.1"]);
+    expect(cancelled).toEqual(["gw.0", "gw.1", "gw.2"]);
+  });
+});
+
+describe("Dispatcher rate limits", () => {
+  it("answers 429 naming the user over HERALD_USER_RATE, appending nothing of the request", async () => {
+    const { call, appended, state } = setup();
+    const activity = (users: string[]) => ({ users });
+    await call("update_user_status", activity(["a", "a", "a", "b"]));
+    const err = await refusal(call("update_user_status", activity(["b", "a", "a", "a"])));
+    expect(err.code).toBe(429);
+    expect(err.message).toMatch(/user "a" .*5 commands per second \(HERALD_USER_RATE\)/);
+    expect(appended).toHaveLength(1);
+    // b took nothing from the refused request; a second later a has its tokens back.
+    await call("update_user_status", activity(["b", "b", "b", "b"]));
+    state.now += 1000;
+    await call("update_user_status", activity(["a", "a", "a", "a", "a"]));
+    expect(appended).toHaveLength(3);
+    // Heartbeats take no user tokens (the conn limit bounds them).
+    const hb = Array.from({ length: 20 }, () => ({ user: "a", conn: "c" }));
+    await call("heartbeat", { heartbeats: hb });
+    expect(appended).toHaveLength(4);
+  });
+
+  it("answers 429 naming the client over HERALD_CLIENT_RATE, queries included", async () => {
+    const { dispatcher } = setup();
+    const client = { answered: true, client: "_INBOX.abc" };
+    const ask = () => dispatcher.handle("presence_stats", json.encode({ channel: "r" }), client);
+    for (let i = 0; i < 8; i++) await ask();
+    const err = await refusal(ask());
+    expect(err.code).toBe(429);
+    expect(err.message).toMatch(/client "_INBOX.abc" .*8 requests per second \(HERALD_CLIENT_RATE\)/);
+    // Another client is not limited by it.
+    await expect(
+      dispatcher.handle("presence_stats", json.encode({ channel: "r" }), { answered: true, client: "other" }),
+    ).resolves.toEqual({ num_clients: 0, num_users: 0 });
   });
 });
 

@@ -49,6 +49,17 @@ export class VerdictTimeoutError extends HeraldError {
   }
 }
 
+/** 503: the gateway's connection to NATS was re-established while it waited for a verdict. */
+export class VerdictLostError extends HeraldError {
+  override readonly name = "VerdictLostError";
+  constructor() {
+    super(
+      ErrorCode.NotReady,
+      "not confirmed: the command is stored, but the gateway lost its connection to NATS while it waited for the owner's verdict; it applies all the same",
+    );
+  }
+}
+
 /** 503: the gateway is shutting down and takes no new commands. */
 export class StoppingError extends HeraldError {
   override readonly name = "StoppingError";

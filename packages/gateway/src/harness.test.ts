@@ -17,7 +17,7 @@ import {
   subjects,
 } from "@herald/protocol";
 import { ensureResources } from "@herald/runtime";
-import { NatsServer, type NatsServerOptions, waitFor } from "@herald/testkit";
+import { failTest, NatsServer, type NatsServerOptions, waitFor } from "@herald/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { type ServiceClient, type ServiceStats, Svcm } from "@nats-io/services";
@@ -80,7 +80,8 @@ export async function startHarness(
     const addGateway = async (gatewayOpts: GatewayOptions = opts.gateway ?? {}) => {
       const gnc = await connect({ servers: server.url, name: "herald-gateway" });
       conns.push(gnc);
-      const app = await start({ config, log, nc: gnc, jsm: await jetstreamManager(gnc) }, gatewayOpts);
+      const jsm = await jetstreamManager(gnc);
+      const app = await start({ config, log, nc: gnc, jsm, fatal: failTest }, gatewayOpts);
       gateways.push(app);
       return app;
     };

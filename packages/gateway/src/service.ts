@@ -14,8 +14,10 @@ import {
   ErrorCode,
   isCommandMethod,
   isMethod,
+  limits,
   SERVICE_NAME,
   subjects,
+  TooLargeError,
   toHeraldError,
 } from "@herald/protocol";
 import type { Logger } from "@herald/runtime";
@@ -51,6 +53,33 @@ const INVALID: ReadonlySet<number> = new Set([
   ErrorCode.TooLarge,
 ]);
 
+/** Room left in a reply for the micro-service headers. */
+const REPLY_HEADROOM_BYTES = 4096;
+
+/** 413 for a result that does not fit in one reply, saying how to ask for less. */
+function replyTooLarge(method: string, size: number, max: number): TooLargeError {
+  const narrower: Record<string, string> = {
+    presence: "use presence_stats or channel_users for a channel this large",
+    history: "ask for fewer events (limit) or a shorter since_ms..until_ms window",
+    get_user_status: "ask for fewer users at a time",
+    status_at: "ask for fewer users at a time",
+    channel_users: "use presence_stats for a channel this large",
+    user_channels: "this user is in too many channels to list at once",
+  };
+  return new TooLargeError(
+    `the reply has ${size} bytes, over the ${max} one reply can carry: ${narrower[method] ?? "ask for less"}`,
+  );
+}
+
+/**
+ * The client connection a request comes from, as its reply subject tells: a requester's replies
+ * come to its own inbox, `<prefix>.<token>` (nats.js and the `nats` CLI alike).
+ */
+function clientOf(reply: string): string {
+  const dot = reply.lastIndexOf(".");
+  return dot > 0 ? reply.slice(0, dot) : reply;
+}
+
 export class ApiService {
   readonly #service: Service;
   /** Requests being served, and who waits for them to be done (stop). */
@@ -66,8 +95,11 @@ export class ApiService {
     plain_ignored: 0,
   };
 
-  private constructor(service: Service) {
+  readonly #maxPayload: () => number;
+
+  private constructor(service: Service, nc: NatsConnection) {
     this.#service = service;
+    this.#maxPayload = () => nc.info?.max_payload ?? limits.requestMaxBytes;
   }
 
   /**
@@ -87,7 +119,7 @@ export class ApiService {
       description: "Herald presence and user status API (CONTRACT.md §4)",
       statsHandler: async () => ({ ...api?.counters(), ...stats() }),
     });
-    api = new ApiService(service);
+    api = new ApiService(service, nc);
     const self = api;
     service.addEndpoint(ENDPOINT_NAME, {
       subject: subjects.api,
@@ -136,9 +168,16 @@ export class ApiService {
       await this.#servePlain(method, msg.data, dispatcher, log);
       return;
     }
-    let result: object;
+    let body: Uint8Array;
     try {
-      result = await dispatcher.handle(method, msg.data);
+      const result = await dispatcher.handle(method, msg.data, {
+        answered: true,
+        client: clientOf(msg.reply),
+      });
+      body = resultBody(result);
+      // A reply the server would refuse (over its max_payload) would leave the caller waiting.
+      const max = this.#maxPayload() - REPLY_HEADROOM_BYTES;
+      if (body.length > max) throw replyTooLarge(method, body.length, max);
     } catch (e) {
       const err = toHeraldError(e);
       if (err.code === ErrorCode.Internal) log.error({ err: e, method }, "internal error");
@@ -148,7 +187,7 @@ export class ApiService {
       msg.respondError(reply.code, reply.description, reply.body);
       return;
     }
-    msg.respond(resultBody(result));
+    msg.respond(body);
   }
 
   async #servePlain(method: string, data: Uint8Array, dispatcher: Dispatcher, log: Logger): Promise<void> {
@@ -158,7 +197,7 @@ export class ApiService {
       return;
     }
     try {
-      await dispatcher.handle(method, data, false);
+      await dispatcher.handle(method, data, { answered: false });
       this.#counters.plain_appended++;
     } catch (e) {
       const err = toHeraldError(e);

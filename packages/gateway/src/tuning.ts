@@ -5,16 +5,20 @@
 export const tuning = {
   /** Commands per command-stream message before it is sent at once. */
   maxBatchCommands: 500,
+  /** Approximate bytes per command-stream message before it is sent at once (max_payload is 1 MiB). */
+  maxBatchBytes: 256 * 1024,
   /** Batches waiting for JetStream beyond which commands are answered 503. */
   maxPendingBatches: 256,
   /** How long one publish attempt of a batch waits for its ack, and attempts with the same id. */
   publishTimeoutMs: 2000,
   publishAttempts: 3,
   /**
-   * How long a command that waits for its owner's verdict (`update`) waits before it is
-   * answered 503: longer than a partition takeover (lease ttl plus a renewal, about 6 s).
+   * How long a command that waits for its owner's verdict (`update`, `join`) waits before it is
+   * answered 503: under the usual client request timeout (5 s), so a client gets the 503
+   * rather than no answer; a partition takeover (about 6 s) may take longer, and a retry then
+   * gets its verdict.
    */
-  verdictTimeoutMs: 10_000,
+  verdictTimeoutMs: 4000,
   /** How often a KV watch is checked for silence; two quiet checks behind the bucket restart it. */
   watchCheckMs: 2000,
   /** Timeout of the view's JetStream requests (making a watch, the bucket's status). */

@@ -5,12 +5,13 @@
  * `herald.verdict.<gateway>` when it applies the command, and the request is answered from it.
  * So the decision is made where the state lives, whichever gateway took the join and however
  * far the projections lag. No verdict within `timeoutMs` (the partition has no owner for that
- * long) answers 503; the command stays stored and is applied when an owner comes.
+ * long), or the connection to NATS re-established meanwhile (a verdict may have been lost),
+ * answers 503; the command stays stored and is applied when an owner comes.
  */
 import { decodeVerdict, internalSubjects, type Verdict } from "@herald/protocol";
 import type { Logger } from "@herald/runtime";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { VerdictTimeoutError } from "./errors.js";
+import { VerdictLostError, VerdictTimeoutError } from "./errors.js";
 
 /** What the dispatcher needs of verdicts (a port, so its unit tests can stand in for NATS). */
 export interface Verdicts {
@@ -55,6 +56,21 @@ export class VerdictInbox implements Verdicts {
         w.resolve(verdict);
       },
     });
+    // A verdict published while the connection was down is lost: whoever waits is answered 503
+    // at once (the command is stored), rather than when the wait times out.
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "reconnect") this.#failAll(() => new VerdictLostError());
+      }
+    })();
+  }
+
+  #failAll(error: () => Error): void {
+    for (const [id, w] of this.#waiting) {
+      clearTimeout(w.timer);
+      w.reject(error());
+      this.#waiting.delete(id);
+    }
   }
 
   /** Verdicts being waited for. */
@@ -85,10 +101,6 @@ export class VerdictInbox implements Verdicts {
   /** Stops listening; whoever still waits is answered 503. */
   close(): void {
     this.#sub.unsubscribe();
-    for (const [id, w] of this.#waiting) {
-      clearTimeout(w.timer);
-      w.reject(new VerdictTimeoutError(0));
-      this.#waiting.delete(id);
-    }
+    this.#failAll(() => new VerdictLostError());
   }
 }

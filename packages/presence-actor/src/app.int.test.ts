@@ -9,7 +9,7 @@ import {
   subjects,
 } from "@herald/protocol";
 import { type App, ensureResources } from "@herald/runtime";
-import { NatsServer, waitFor } from "@herald/testkit";
+import { failTest, NatsServer, waitFor } from "@herald/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -57,7 +57,7 @@ describe("presence-actor", () => {
     };
     const run = async (): Promise<Running> => {
       const anc = await connect({ servers: server.url });
-      const app = await start({ config, log, nc: anc, jsm: await jetstreamManager(anc) });
+      const app = await start({ config, log, nc: anc, jsm: await jetstreamManager(anc), fatal: failTest });
       const running = { app, nc: anc };
       cleanup.push(async () => {
         await app.close();

@@ -31,6 +31,20 @@ export interface CommandFeedOptions {
   readonly signal: AbortSignal;
 }
 
+/**
+ * The last sequence stored for a partition (its commands or its ticks), 0 for none. Two look-ups
+ * by literal subject: the server finds those in its per-subject index, where one by a wildcard
+ * may scan the stream.
+ */
+export async function lastStored(jsm: JetStreamManager, partition: number): Promise<number> {
+  const [cmd, tick] = await Promise.all(
+    [internalSubjects.commands(partition), internalSubjects.ticks(partition)].map((subject) =>
+      jsm.streams.getMessage(streams.commands, { last_by_subj: subject }),
+    ),
+  );
+  return Math.max(cmd?.seq ?? 0, tick?.seq ?? 0);
+}
+
 export class CommandFeed {
   readonly #o: CommandFeedOptions;
   #messages: { close(): Promise<unknown> } | undefined;
@@ -54,11 +68,9 @@ export class CommandFeed {
       probe: async () => {
         const applied = this.#o.applied();
         const received = this.#delivered;
-        const last = await jsm.streams.getMessage(streams.commands, {
-          last_by_subj: internalSubjects.partition(partition),
-        });
+        const last = await lastStored(jsm, partition);
         return {
-          behind: (last?.seq ?? 0) > applied && applied === this.#o.applied(),
+          behind: last > applied && applied === this.#o.applied(),
           received: received === this.#delivered ? received : -1,
           busy: this.#o.busy(),
         };

@@ -36,10 +36,26 @@ export interface Manual {
   expires_at_ms?: number;
 }
 
+/** The settings every user of a partition runs with (one object, shared by their contexts). */
+export interface PresenceSettings {
+  /** PRESENCE_AWAY_AFTER_MS. */
+  readonly awayAfterMs: number;
+  /** PRESENCE_GRACE_MS. */
+  readonly graceMs: number;
+  /** HERALD_MAX_CONNS_PER_USER: a new conn beyond it is refused (429); absent: no limit. */
+  readonly maxConns?: number;
+  /** HERALD_MAX_CHANNELS_PER_CONN: a join beyond it is refused (413); absent: no limit. */
+  readonly maxChannels?: number;
+  /**
+   * HERALD_OFFLINE_RETENTION_MS: how long an offline user's `online`/`active` are kept after the
+   * last of them (then forgotten, as by `delete_user_status`); absent: kept for ever.
+   */
+  readonly retentionMs?: number;
+}
+
 export interface PresenceContext {
   readonly user: string;
-  readonly awayAfterMs: number;
-  readonly graceMs: number;
+  readonly settings: PresenceSettings;
   /** Live conns and their channel memberships, in the order they came. */
   readonly conns: readonly Conn[];
   /** Last activity (ms), if known. */
@@ -58,8 +74,7 @@ export interface PresenceContext {
 
 export interface PresenceInput {
   user: string;
-  awayAfterMs: number;
-  graceMs: number;
+  settings: PresenceSettings;
 }
 
 type At = { at: number };
@@ -112,7 +127,7 @@ export type Change =
   /** A new conn connected: the status change of the step (if any) is reported here, before what follows. */
   | { readonly type: "announce" }
   /** The command is refused: it changed nothing. */
-  | { readonly type: "rejected"; readonly code: 409; readonly message: string };
+  | { readonly type: "rejected"; readonly code: 409 | 413 | 429; readonly message: string };
 
 /** Everything the machine emits: what others see of a step, and the conn deadlines it wants. */
 export type Emitted =
@@ -153,6 +168,16 @@ function visibilityChanges(conns: readonly Conn[], hide: boolean): Change[] {
 const sameManual = (a: Manual | undefined, b: Manual | undefined): boolean =>
   JSON.stringify(a) === JSON.stringify(b);
 
+/** Activity at `at`: the document reports it unless it is within the coalescing of the reported one. */
+function activity(
+  context: PresenceContext,
+  at: number,
+): Pick<PresenceContext, "activeAt" | "reportedActiveAt"> {
+  const reported = context.reportedActiveAt;
+  const report = reported === undefined || (seconds(at) - seconds(reported)) * 1000 >= ACTIVE_COALESCE_MS;
+  return { activeAt: at, reportedActiveAt: report ? at : reported };
+}
+
 /** A conn ends (disconnect or timeout): the last one starts the grace, keeping the status. */
 const connEnds = (grace: "grace.online" | "grace.away", reason: "disconnect" | "timeout") => {
   const actions = [{ type: "endConn", params: { reason } }, "reportActive"] as const;
@@ -163,8 +188,11 @@ const connEnds = (grace: "grace.online" | "grace.away", reason: "disconnect" | "
 };
 
 /** A new conn connects (activity), the user comes online; a JOIN then joins. */
-const CONNECT = ["connect", "markActive", "reportActive"] as const;
+const CONNECT = ["connect"] as const;
 const CONNECT_JOIN = [...CONNECT, "join"] as const;
+/** A command of a new conn, or a join of a new channel, over the limits: refused. */
+const CONN_LIMIT = { guard: "connLimitReached", actions: "rejectConnLimit" } as const;
+const CHANNEL_LIMIT = { guard: "channelLimitReached", actions: "rejectChannelLimit" } as const;
 /** Where no conn is live (offline, grace), a command of a new conn brings the user online. */
 const connectsFromOffline = {
   HEARTBEAT: { guard: "isNewConn", target: "online", actions: CONNECT },
@@ -187,6 +215,23 @@ export const presenceMachine = setup({
     isMember: ({ context, event }) =>
       event.type === "UPDATE" &&
       findMembership(findConn(context.conns, event.conn), event.channel) !== undefined,
+    /** A new conn, and the user has as many live conns as allowed already. */
+    connLimitReached: ({ context, event }) =>
+      "conn" in event &&
+      context.settings.maxConns !== undefined &&
+      context.conns.length >= context.settings.maxConns &&
+      findConn(context.conns, event.conn) === undefined,
+    /** A join of a new channel, and the conn is in as many channels as allowed already. */
+    channelLimitReached: ({ context, event }) => {
+      if (event.type !== "JOIN" || context.settings.maxChannels === undefined) return false;
+      const conn = findConn(context.conns, event.conn);
+      const channels = conn?.channels.length ?? 0;
+      return channels >= context.settings.maxChannels && findMembership(conn, event.channel) === undefined;
+    },
+    /** There is something to forget once the retention has passed. */
+    retains: ({ context }) =>
+      context.settings.retentionMs !== undefined &&
+      (context.activeAt !== undefined || context.onlineAt !== undefined),
     hasExpiry: ({ event }) => event.type === "SET_STATUS" && event.expires_at_ms !== undefined,
     isAuto: ({ event }) => event.type === "SET_STATUS" && event.status === "auto",
   },
@@ -194,8 +239,11 @@ export const presenceMachine = setup({
     /** A new conn: live with the event's ttl, which arms its deadline; connecting is activity. */
     connect: enqueueActions(({ context, event, enqueue }) => {
       if (!("conn" in event) || !("ttl" in event)) return;
+      // Connecting is activity, reported at once (the document changes: one more conn).
       enqueue.assign({
         conns: context.conns.concat([{ id: event.conn, ttl: event.ttl, channels: NO_CHANNELS }]),
+        activeAt: event.at,
+        reportedActiveAt: event.at,
       });
       enqueue.emit({ type: "armConnTimeout", conn: event.conn, ttl: event.ttl });
       enqueue.emit({ type: "announce" });
@@ -212,15 +260,10 @@ export const presenceMachine = setup({
       }
       enqueue.emit({ type: "armConnTimeout", conn: conn.id, ttl });
     }),
-    markActive: assign(({ context, event }) => {
-      const reported = context.reportedActiveAt;
-      const report =
-        reported === undefined || (seconds(event.at) - seconds(reported)) * 1000 >= ACTIVE_COALESCE_MS;
-      return { activeAt: event.at, reportedActiveAt: report ? event.at : reported };
-    }),
+    markActive: assign(({ context, event }) => activity(context, event.at)),
     /** The step changes what the status document shows: it reports the latest activity too. */
     reportActive: assign({ reportedActiveAt: ({ context }) => context.activeAt }),
-    /** JOIN, or UPDATE of a member: the membership gets the event's data. */
+    /** JOIN, or UPDATE of a member: the membership gets the event's data; it is activity. */
     join: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "JOIN" && event.type !== "UPDATE") return;
       const conn = findConn(context.conns, event.conn);
@@ -232,7 +275,10 @@ export const presenceMachine = setup({
         joined_at_ms: before?.joined_at_ms ?? event.at,
         updated_at_ms: event.at,
       };
-      enqueue.assign({ conns: withConn(context.conns, withMembership(conn, membership)) });
+      enqueue.assign({
+        conns: withConn(context.conns, withMembership(conn, membership)),
+        ...activity(context, event.at),
+      });
       const hidden = isInvisible(context);
       const shown: MemberEvent | undefined = hidden
         ? undefined
@@ -242,11 +288,18 @@ export const presenceMachine = setup({
       const change: Change = { type: "member", conn: conn.id, channel: event.channel, membership, hidden };
       enqueue.emit(shown === undefined ? change : { ...change, event: shown });
     }),
+    /** LEAVE: the membership ends (if there is one); it is activity either way. */
     leave: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "LEAVE") return;
       const conn = findConn(context.conns, event.conn);
-      if (findMembership(conn, event.channel) === undefined || conn === undefined) return;
-      enqueue.assign({ conns: withConn(context.conns, withoutMembership(conn, event.channel)) });
+      if (findMembership(conn, event.channel) === undefined || conn === undefined) {
+        enqueue.assign(activity(context, event.at));
+        return;
+      }
+      enqueue.assign({
+        conns: withConn(context.conns, withoutMembership(conn, event.channel)),
+        ...activity(context, event.at),
+      });
       const hidden = isInvisible(context);
       const change: Change = {
         type: "member",
@@ -306,6 +359,23 @@ export const presenceMachine = setup({
       }
       enqueue.assign({ manual: undefined, reportedActiveAt: context.activeAt });
     }),
+    /** A new conn over HERALD_MAX_CONNS_PER_USER: 429, and nothing changes. */
+    rejectConnLimit: enqueueActions(({ context, event, enqueue }) => {
+      if (!("conn" in event)) return;
+      const message =
+        `too many conns: user ${JSON.stringify(context.user)} has ${context.conns.length} live conns, ` +
+        `at most ${context.settings.maxConns} are allowed (HERALD_MAX_CONNS_PER_USER); conn ${JSON.stringify(event.conn)} was refused`;
+      enqueue.emit({ type: "rejected", code: 429, message });
+    }),
+    /** A join over HERALD_MAX_CHANNELS_PER_CONN: 413, and nothing changes. */
+    rejectChannelLimit: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "JOIN") return;
+      const message =
+        `too many channels: conn ${JSON.stringify(event.conn)} of user ${JSON.stringify(context.user)} is in ` +
+        `${context.settings.maxChannels} channels, at most ${context.settings.maxChannels} are allowed ` +
+        `(HERALD_MAX_CHANNELS_PER_CONN); leave one before joining ${JSON.stringify(event.channel)}`;
+      enqueue.emit({ type: "rejected", code: 413, message });
+    }),
     /** `update` of a channel the conn has not joined: 409, and nothing changes. */
     rejectNotJoined: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "UPDATE") return;
@@ -316,11 +386,19 @@ export const presenceMachine = setup({
     }),
   },
   delays: {
-    awayAfter: ({ context }) => context.awayAfterMs,
+    awayAfter: ({ context }) => context.settings.awayAfterMs,
     /** What remains of awayAfter since the last activity (a user in grace turns away on time too). */
     awayRemaining: ({ context, event }) =>
-      Math.max(0, (context.activeAt ?? 0) + context.awayAfterMs - ("at" in event ? event.at : 0)),
-    grace: ({ context }) => context.graceMs,
+      Math.max(0, (context.activeAt ?? 0) + context.settings.awayAfterMs - ("at" in event ? event.at : 0)),
+    grace: ({ context }) => context.settings.graceMs,
+    /** Until the retention has passed since the user was last online or active. */
+    retention: ({ context, event }) =>
+      Math.max(
+        0,
+        Math.max(context.onlineAt ?? 0, context.activeAt ?? 0) +
+          (context.settings.retentionMs ?? 0) -
+          ("at" in event ? event.at : 0),
+      ),
     /** Until the manual status expires, from the time of the event that set it. */
     manualExpiry: ({ context, event }) =>
       Math.max(0, (context.manual?.expires_at_ms ?? event.at) - ("at" in event ? event.at : 0)),
@@ -330,8 +408,7 @@ export const presenceMachine = setup({
   type: "parallel",
   context: ({ input }) => ({
     user: input.user,
-    awayAfterMs: input.awayAfterMs,
-    graceMs: input.graceMs,
+    settings: input.settings,
     conns: [],
     activeAt: undefined,
     reportedActiveAt: undefined,
@@ -345,44 +422,51 @@ export const presenceMachine = setup({
       on: {
         HEARTBEAT: { guard: "isLiveConn", actions: "touch" },
         ACTIVITY: { actions: "markActive" },
-        JOIN: { guard: "isLiveConn", actions: ["touch", "join", "markActive"] },
-        UPDATE: [
-          { guard: "isMember", actions: ["touch", "join", "markActive"] },
-          { actions: "rejectNotJoined" },
+        JOIN: [
+          { guard: "channelLimitReached", actions: "rejectChannelLimit" },
+          { guard: "isLiveConn", actions: ["touch", "join"] },
         ],
-        LEAVE: { guard: "isLiveConn", actions: ["touch", "leave", "markActive"] },
+        UPDATE: [{ guard: "isMember", actions: ["touch", "join"] }, { actions: "rejectNotJoined" }],
+        LEAVE: { guard: "isLiveConn", actions: ["touch", "leave"] },
       },
       states: {
+        /**
+         * No live conn and no grace. While there is something to forget, the retention counts
+         * from the last time the user was online or active; when it has passed, `online` and
+         * `active` are forgotten (as by `delete_user_status`).
+         */
         offline: {
           tags: "offline",
+          initial: "settling",
           on: {
             ...connectsFromOffline,
-            FORGET: { actions: "forget" },
+            ACTIVITY: { target: "offline", reenter: true, actions: "markActive" },
+            FORGET: { target: ".kept", actions: "forget" },
+          },
+          states: {
+            settling: { always: [{ guard: "retains", target: "retained" }, { target: "kept" }] },
+            retained: { after: { retention: { target: "kept", actions: "forget" } } },
+            kept: {},
           },
         },
         online: {
           tags: "online",
           after: { awayAfter: { target: "away", actions: "reportActive" } },
           on: {
-            HEARTBEAT: {
-              guard: "isNewConn",
-              target: "online",
-              reenter: true,
-              actions: CONNECT,
-            },
+            HEARTBEAT: [
+              CONN_LIMIT,
+              { guard: "isNewConn", target: "online", reenter: true, actions: CONNECT },
+            ],
             ACTIVITY: { target: "online", reenter: true, actions: "markActive" },
             JOIN: [
-              {
-                guard: "isNewConn",
-                target: "online",
-                reenter: true,
-                actions: CONNECT_JOIN,
-              },
+              CONN_LIMIT,
+              { guard: "isNewConn", target: "online", reenter: true, actions: CONNECT_JOIN },
+              CHANNEL_LIMIT,
               {
                 guard: "isLiveConn",
                 target: "online",
                 reenter: true,
-                actions: ["touch", "join", "markActive"],
+                actions: ["touch", "join"],
               },
             ],
             UPDATE: [
@@ -390,22 +474,18 @@ export const presenceMachine = setup({
                 guard: "isMember",
                 target: "online",
                 reenter: true,
-                actions: ["touch", "join", "markActive"],
+                actions: ["touch", "join"],
               },
               { actions: "rejectNotJoined" },
             ],
             LEAVE: [
-              {
-                guard: "isNewConn",
-                target: "online",
-                reenter: true,
-                actions: CONNECT,
-              },
+              CONN_LIMIT,
+              { guard: "isNewConn", target: "online", reenter: true, actions: CONNECT },
               {
                 guard: "isLiveConn",
                 target: "online",
                 reenter: true,
-                actions: ["touch", "leave", "markActive"],
+                actions: ["touch", "leave"],
               },
             ],
             DISCONNECT: connEnds("grace.online", "disconnect"),
@@ -415,38 +495,33 @@ export const presenceMachine = setup({
         away: {
           tags: "away",
           on: {
-            HEARTBEAT: {
-              guard: "isNewConn",
-              target: "online",
-              actions: CONNECT,
-            },
+            HEARTBEAT: [CONN_LIMIT, { guard: "isNewConn", target: "online", actions: CONNECT }],
             ACTIVITY: { target: "online", actions: ["markActive", "reportActive"] },
             JOIN: [
-              {
-                guard: "isNewConn",
-                target: "online",
-                actions: CONNECT_JOIN,
-              },
+              CONN_LIMIT,
+              { guard: "isNewConn", target: "online", actions: CONNECT_JOIN },
+              CHANNEL_LIMIT,
               {
                 guard: "isLiveConn",
                 target: "online",
-                actions: ["touch", "join", "markActive", "reportActive"],
+                actions: ["touch", "join", "reportActive"],
               },
             ],
             UPDATE: [
               {
                 guard: "isMember",
                 target: "online",
-                actions: ["touch", "join", "markActive", "reportActive"],
+                actions: ["touch", "join", "reportActive"],
               },
               { actions: "rejectNotJoined" },
             ],
             LEAVE: [
+              CONN_LIMIT,
               { guard: "isNewConn", target: "online", actions: CONNECT },
               {
                 guard: "isLiveConn",
                 target: "online",
-                actions: ["touch", "leave", "markActive", "reportActive"],
+                actions: ["touch", "leave", "reportActive"],
               },
             ],
             DISCONNECT: connEnds("grace.away", "disconnect"),

@@ -14,7 +14,7 @@ import {
   json,
 } from "@herald/protocol";
 import type { AnyEventObject } from "xstate";
-import type { MachineEvent } from "./machine.js";
+import type { MachineEvent, PresenceSettings } from "./machine.js";
 import { NO_DATA } from "./memberships.js";
 import type { PublicEvent, StepOutputs } from "./outputs.js";
 import { type Due, Scheduler } from "./scheduler.js";
@@ -23,10 +23,7 @@ import { restoreUser, saveUser } from "./user-codec.js";
 import { internState, type StateValue } from "./xstate-pure.js";
 
 /** The settings every user of the partition runs with. */
-export interface PartitionOptions {
-  readonly awayAfterMs: number;
-  readonly graceMs: number;
-}
+export type PartitionOptions = PresenceSettings;
 
 /**
  * One message a partition appends to the events stream (or, from its runner, a dead letter),
@@ -46,7 +43,7 @@ export interface Output {
 type TimerPayload = string | AnyEventObject;
 
 /** Version of {@link SavedPartition}; a snapshot of another version is ignored (replay instead). */
-export const SNAPSHOT_VERSION = 3;
+export const SNAPSHOT_VERSION = 4;
 
 /** A partition's state as plain data, for snapshots. */
 export interface SavedPartition {
@@ -110,12 +107,23 @@ export class Partition {
   clock = 0;
   /** Counters for logs and tests. */
   readonly stats = { commands: 0, heartbeatsNoChange: 0, transitions: 0, timersFired: 0 };
-  readonly #channels = new Map<string, string>();
+
+  /** Channel names held once for every member (for tests and stats). */
+  get channelNames(): number {
+    return this.#channels.size;
+  }
+  /** One string per channel name in use (released when no member holds it; see `#saving`). */
+  #channels = new Map<string, string>();
+
+  /** One settings object, shared by every user's context. */
+  readonly #settings: PresenceSettings;
 
   constructor(
     readonly id: number,
-    private readonly opts: PartitionOptions,
-  ) {}
+    opts: PartitionOptions,
+  ) {
+    this.#settings = Object.freeze({ ...opts });
+  }
 
   /**
    * Applies one command. Timers due at or before its stamp fire first, so time runs forward
@@ -139,21 +147,15 @@ export class Partition {
       return undefined;
     }
     const effects = newEffects();
-    const entity =
-      known ??
-      UserEntity.create(
-        { user: cmd.user, awayAfterMs: this.opts.awayAfterMs, graceMs: this.opts.graceMs },
-        effects,
-      );
+    const entity = known ?? UserEntity.create({ user: cmd.user, settings: this.#settings }, effects);
     const result: StepOutputs = { events: [], facts: [] };
     if (entity.step(this.#event(cmd, at), result, effects)) this.stats.transitions++;
-    // A user is kept while there is something to remember of them.
-    if (entity.isBlank()) {
-      if (known !== undefined) this.users.delete(entity.user);
-    } else if (known === undefined) {
-      this.users.set(entity.user, entity);
-    }
-    this.#applyEffects(entity.user, effects);
+    // A user is kept while there is something to remember of them: a blank one has no timer
+    // but those its step cancels, and a new blank one is never stored.
+    const blank = entity.isBlank();
+    if (known !== undefined || !blank) this.#applyEffects(entity.user, effects);
+    if (blank) this.users.delete(entity.user);
+    else if (known === undefined) this.users.set(entity.user, entity);
     // Every timer due by the clock fired before the command, so any due now was armed by it with
     // no delay (a grace of 0, an expires_at_ms already past). It fires now, as part of the
     // command and under its ids: a timer's own id (key and time) would repeat when the same
@@ -209,11 +211,15 @@ export class Partition {
   *#saving(step: number): Generator<void, SavedPartition> {
     const states = new Map<string, number>();
     const users: unknown[] = [];
+    // The channel names members hold now: those no member holds any more are released.
+    const inUse = new Map<string, string>();
     let n = 0;
     for (const entity of this.users.values()) {
       saveUser(entity, users, states);
+      for (const c of entity.context.conns) for (const m of c.channels) inUse.set(m.channel, m.channel);
       if (++n % step === 0) yield;
     }
+    this.#channels = inUse;
     const timers: unknown[] = [];
     for (const t of this.timers.entries()) {
       const p = t.payload;
@@ -239,7 +245,7 @@ export class Partition {
     const states = saved.states.map((json) => internState(JSON.parse(json) as StateValue));
     const channel = (name: string) => p.#channel(name);
     for (let i = 0; i < saved.users.length; ) {
-      const [entity, next] = restoreUser(saved.users, i, states, channel);
+      const [entity, next] = restoreUser(saved.users, i, states, p.#settings, channel);
       p.users.set(entity.user, entity);
       i = next;
     }
@@ -298,6 +304,7 @@ export class Partition {
     const effects = newEffects();
     if (entity.step(event, result, effects)) this.stats.transitions++;
     this.#applyEffects(entity.user, effects);
+    if (entity.isBlank()) this.users.delete(entity.user);
   }
 
   /** Channel names are shared by many users: one string per name. */

@@ -1156,3 +1156,102 @@ describe("outputs", () => {
     expect(times).toEqual([...times].sort((x, y) => x - y));
   });
 });
+
+describe("limits (HERALD_MAX_CONNS_PER_USER, HERALD_MAX_CHANNELS_PER_CONN)", () => {
+  const limited = { ...OPTS, maxConns: 2, maxChannels: 2 };
+  const two: Step[] = [heartbeat(U, "a", T0), heartbeat(U, "b", T0)];
+
+  it("a new conn over the conn limit is refused (429) and changes nothing; live conns go on", () => {
+    const t = given(two, limited).when([
+      heartbeat(U, "c", T0 + 1000),
+      join(U, "d", "room", T0 + 1000),
+      leave(U, "e", "room", T0 + 1000),
+      heartbeat(U, "a", T0 + 2000),
+      join(U, "b", "room", T0 + 2000),
+    ]);
+    t.then([joinEvent("room", U, "b", T0 + 2000, { first: true })]);
+    expect(t.sim.refusals.map((r) => [r.command, r.code])).toEqual([
+      [2, 429],
+      [3, 429],
+      [4, 429],
+    ]);
+    expect(t.sim.refusals[0]?.message).toMatch(/HERALD_MAX_CONNS_PER_USER.*"c"/);
+    expect(t.sim.partition.users.get(U)?.context.conns.map((c) => c.id)).toEqual(["a", "b"]);
+  });
+
+  it("a join over the channel limit is refused (413) and changes nothing; joining again is fine", () => {
+    const t = given([join(U, "a", "c1", T0), join(U, "a", "c2", T0)], limited).when([
+      join(U, "a", "c3", T0 + 1000),
+      join(U, "a", "c2", T0 + 2000, { again: true }),
+      leave(U, "a", "c1", T0 + 3000),
+      join(U, "a", "c3", T0 + 4000),
+    ]);
+    t.then([
+      updateEvent("c2", U, "a", T0 + 2000, { again: true }),
+      leaveEvent("c1", U, "a", T0 + 3000, "leave", { last: true }),
+      joinEvent("c3", U, "a", T0 + 4000, { first: true }),
+    ]);
+    expect(t.sim.refusals.map((r) => [r.command, r.code])).toEqual([[2, 413]]);
+    expect(t.sim.refusals[0]?.message).toMatch(/HERALD_MAX_CHANNELS_PER_CONN.*"c3"/);
+  });
+});
+
+describe("offline retention (HERALD_OFFLINE_RETENTION_MS)", () => {
+  const RETENTION = 60_000;
+  const kept = { ...OPTS, retentionMs: RETENTION };
+  const D = T0 + 1000;
+  const gone: Step[] = [heartbeat(U, "a", T0), disconnect(U, "a", D), advance(D + GRACE)];
+
+  it("forgets online/active of an offline user once the retention has passed since the last of them", () => {
+    const t = given(gone, kept).when([advance(D + RETENTION - 1), advance(D + RETENTION)]);
+    t.then([], { facts: [userFact(U, null)] });
+    expect(t.sim.partition.users.size).toBe(0);
+    expect(t.sim.partition.timers.size).toBe(0);
+  });
+
+  it("activity while offline starts the retention again", () => {
+    const t = given([...gone, activity(U, D + 30_000)], kept).when([
+      advance(D + RETENTION),
+      advance(D + 30_000 + RETENTION),
+    ]);
+    t.then([], { facts: [userFact(U, null)] });
+    expect(
+      t.sim.log.filter((o) => o.kind === "fact" && o.fact.type === "user" && o.fact.doc === null),
+    ).toHaveLength(1);
+  });
+
+  it("keeps a manual status, and the user with it", () => {
+    const t = given([setStatus(U, "dnd", T0 - 1000), ...gone], kept).when(advance(D + RETENTION));
+    t.then([], {
+      facts: [
+        userFact(
+          U,
+          doc({ status: "offline", manual: { status: "dnd" }, conns: 0, updated_at_ms: D + RETENTION }),
+        ),
+      ],
+    });
+    expect(t.sim.partition.users.size).toBe(1);
+  });
+
+  it("a user forgotten by delete_user_status is dropped at once, timer and all", () => {
+    const t = given(gone, kept).when(forget(U, D + GRACE + 1000));
+    t.then([], { facts: [userFact(U, null)] });
+    expect(t.sim.partition.users.size).toBe(0);
+    expect(t.sim.partition.timers.size).toBe(0);
+  });
+});
+
+describe("memory", () => {
+  it("releases channel names no member holds any more when the partition is saved", () => {
+    const sim = new Simulation();
+    sim.runAll([
+      join(U, "a", "c1", T0),
+      join(U, "a", "c2", T0),
+      join("v", "b", "c2", T0),
+      leave(U, "a", "c1", T0 + 1),
+    ]);
+    expect(sim.partition.channelNames).toBe(2);
+    sim.partition.save();
+    expect(sim.partition.channelNames).toBe(1);
+  });
+});

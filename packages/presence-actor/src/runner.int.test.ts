@@ -28,7 +28,13 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { FencedError } from "./errors.js";
 import { type Output, Partition } from "./partition.js";
-import { PartitionRunner, type RunnerDeps, type RunnerOptions, type Snapshot } from "./runner.js";
+import {
+  PartitionRunner,
+  partitionOptions,
+  type RunnerDeps,
+  type RunnerOptions,
+  type Snapshot,
+} from "./runner.js";
 
 const log = pino({ level: process.env.TEST_LOG ?? "silent" });
 const P = 0;
@@ -264,7 +270,10 @@ describe("PartitionRunner", () => {
       if (i % 4 === 0) cmds.push({ type: "disconnect", user, conn: `c${i}`, at_ms: Date.now() });
       await send(cmds);
     }
-    await waitFor(() => a.runner.partition.timers.size === 0 && a.runner.partition.users.size === 7, {
+    // No conn deadline left (offline users keep their retention timer).
+    const connDeadlines = () =>
+      [...a.runner.partition.timers.entries()].filter((t) => typeof t.payload === "string");
+    await waitFor(() => connDeadlines().length === 0 && a.runner.partition.users.size === 7, {
       what: "every conn ended",
       timeoutMs: 15_000,
     });
@@ -272,7 +281,7 @@ describe("PartitionRunner", () => {
 
     // Feed the stored command stream to a fresh partition, as a new owner would.
     const replayed: Output[] = [];
-    const fresh = new Partition(P, { awayAfterMs: config.awayAfterMs, graceMs: config.graceMs });
+    const fresh = new Partition(P, partitionOptions(config));
     const c = await js.consumers.get(streams.commands, { deliver_policy: DeliverPolicy.All });
     for await (const m of await c.consume()) {
       const batch = decodeCommandBatch(m.data);

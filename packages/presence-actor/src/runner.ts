@@ -26,12 +26,13 @@ import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import { CheckpointFence } from "./checkpoint.js";
-import { CommandFeed } from "./command-feed.js";
+import { CommandFeed, lastStored } from "./command-feed.js";
 import { FencedError } from "./errors.js";
 import { GroupCommit } from "./group-commit.js";
-import { type Output, Partition, type SavedPartition } from "./partition.js";
+import { type Output, Partition, type PartitionOptions, type SavedPartition } from "./partition.js";
 import { type Snapshot, SnapshotStore } from "./snapshots.js";
 import { tuning } from "./tuning.js";
+import type { Refusal } from "./user.js";
 
 export type { Snapshot } from "./snapshots.js";
 
@@ -62,6 +63,17 @@ export interface RunnerDeps {
 }
 
 const reply = (cmd: Command): string | undefined => ("reply" in cmd ? cmd.reply : undefined);
+
+/** The settings of a partition's users, from the configuration. */
+export function partitionOptions(c: Config): PartitionOptions {
+  return {
+    awayAfterMs: c.awayAfterMs,
+    graceMs: c.graceMs,
+    maxConns: c.maxConnsPerUser,
+    maxChannels: c.maxChannelsPerConn,
+    retentionMs: c.offlineRetentionMs,
+  };
+}
 
 export class PartitionRunner {
   partition: Partition;
@@ -119,8 +131,8 @@ export class PartitionRunner {
     });
   }
 
-  #partitionOptions() {
-    return { awayAfterMs: this.config.awayAfterMs, graceMs: this.config.graceMs };
+  #partitionOptions(): PartitionOptions {
+    return partitionOptions(this.config);
   }
 
   /** True once every command stored when it started has been applied. */
@@ -178,10 +190,7 @@ export class PartitionRunner {
       return snap;
     });
     if (signal.aborted) return;
-    const last = await jsm.streams.getMessage(streams.commands, {
-      last_by_subj: internalSubjects.partition(this.id),
-    });
-    this.#lastAtStart = last?.seq ?? 0;
+    this.#lastAtStart = await lastStored(jsm, this.id);
     const first = (await jsm.streams.info(streams.commands)).state.first_seq;
     if (first > this.applied + 1 && this.#lastAtStart > this.applied) {
       log.warn(
@@ -228,21 +237,47 @@ export class PartitionRunner {
     } catch (err) {
       if (!(err instanceof InvalidMessageError)) throw err;
       batch = undefined;
-      if (!replaying) outputs.push(this.#deadLetter(m, m.data, err.message, 0));
+      if (!replaying) outputs.push(this.#deadLetter(m, m.data, err.message));
     }
+    // Nothing stamped beyond the time it was stored (and the clocks' allowed skew) is trusted.
+    const latest = Math.floor(m.info.timestampNanos / 1e6) + tuning.maxClockAheadMs;
     if (batch !== undefined) {
       for (const [i, cmd] of batch.cmds.entries()) {
-        const refusal = this.partition.apply(cmd, `${this.id}.${seq}.${i}`, out);
+        if (cmd.at_ms > latest) {
+          if (!replaying) {
+            const reason = `cmds[${i}].at_ms: ${cmd.at_ms} is more than ${tuning.maxClockAheadMs} ms ahead of the time the command was stored`;
+            outputs.push(this.#deadLetter(m, msgpack.encode(cmd), reason, `c${i}`));
+          }
+          continue;
+        }
+        let refusal: Refusal | undefined;
+        try {
+          refusal = this.partition.apply(cmd, `${this.id}.${seq}.${i}`, out);
+        } catch (err) {
+          // A command that cannot be applied is set aside; the partition goes on with the next.
+          if (!replaying) {
+            const reason = `cmds[${i}]: applying it failed: ${(err as Error).message}`;
+            outputs.push(this.#deadLetter(m, msgpack.encode(cmd), reason, `c${i}`));
+          }
+          continue;
+        }
         const to = reply(cmd);
         if (to !== undefined) this.#verdict(cmd, to, refusal);
       }
       if (batch.tick !== undefined) {
-        this.partition.advance(batch.tick, out);
+        if (batch.tick > latest) {
+          if (!replaying) {
+            const reason = `tick_ms: ${batch.tick} is more than ${tuning.maxClockAheadMs} ms ahead of the time the tick was stored`;
+            outputs.push(this.#deadLetter(m, m.data, reason, "tick"));
+          }
+        } else {
+          this.partition.advance(batch.tick, out);
+        }
         this.#tickInFlight = false;
       }
       if (!replaying) {
         for (const r of batch.rejected)
-          outputs.push(this.#deadLetter(m, msgpack.encode(r.value), r.reason, r.index + 1));
+          outputs.push(this.#deadLetter(m, msgpack.encode(r.value), r.reason, `r${r.index}`));
       }
     }
     if (replaying) this.stats.replayed++;
@@ -256,7 +291,7 @@ export class PartitionRunner {
   }
 
   /** Tells the gateway waiting on `cmd` whether it was applied (recent commands only). */
-  #verdict(cmd: Command, to: string, refusal: { code: number; message: string } | undefined): void {
+  #verdict(cmd: Command, to: string, refusal: Refusal | undefined): void {
     const send = this.deps.sendVerdict;
     if (send === undefined || cmd.at_ms < Date.now() - tuning.verdictMaxAgeMs) return;
     const dot = to.lastIndexOf(".");
@@ -270,7 +305,7 @@ export class PartitionRunner {
   }
 
   /** A dead letter for (part of) message `m`, with an id so a replay stores it once. */
-  #deadLetter(m: JsMsg, data: Uint8Array, reason: string, index: number): Output {
+  #deadLetter(m: JsMsg, data: Uint8Array, reason: string, part?: string): Output {
     this.deps.log.warn({ reason, seq: m.info.streamSequence }, "dead-lettering a command");
     return deadLetter(
       {
@@ -278,7 +313,7 @@ export class PartitionRunner {
         stream: streams.commands,
         seq: m.info.streamSequence,
         subject: m.subject,
-        index,
+        ...(part !== undefined ? { part } : {}),
       },
       data,
       reason,

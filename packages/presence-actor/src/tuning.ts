@@ -32,4 +32,10 @@ export const tuning = {
    * answers the gateways still waiting, not every command of the day.
    */
   verdictMaxAgeMs: 30_000,
+  /**
+   * How far a command's stamp (or a tick) may be ahead of the time the stream stored it: the
+   * gateways' and the owner's clocks are kept in sync (NTP). A stamp further ahead is not
+   * trusted (it would move the partition's clock, which never goes back): it is dead-lettered.
+   */
+  maxClockAheadMs: 60_000,
 } as const;

@@ -2,16 +2,16 @@
  * Users in partition snapshots, flat: every user as a run of primitives in one array (no object
  * per user), several times faster to encode and decode than an object each.
  */
-import type { Manual, PresenceContext } from "./machine.js";
+import type { Manual, PresenceContext, PresenceSettings } from "./machine.js";
 import { type Conn, type Membership, NO_DATA } from "./memberships.js";
 import { UserEntity } from "./user.js";
 import type { StateValue } from "./xstate-pure.js";
 
 /**
  * Appends `user` to `into`: user, state index, activeAt, reportedActiveAt, onlineAt, manual,
- * awayAfterMs, graceMs, conn count, then per conn its id, ttl and channel count, then per
- * channel its name, data (null for `{}`), joined_at_ms, updated_at_ms. `states` numbers the
- * distinct state values (by their JSON).
+ * conn count, then per conn its id, ttl and channel count, then per channel its name, data
+ * (null for `{}`), joined_at_ms, updated_at_ms. `states` numbers the distinct state values (by
+ * their JSON). The settings are the partition's, not saved per user.
  */
 export function saveUser(user: UserEntity, into: unknown[], states: Map<string, number>): void {
   const key = JSON.stringify(user.value);
@@ -29,7 +29,7 @@ export function saveUser(user: UserEntity, into: unknown[], states: Map<string, 
     c.onlineAt ?? null,
     c.manual ?? null,
   );
-  into.push(c.awayAfterMs, c.graceMs, c.conns.length);
+  into.push(c.conns.length);
   for (const conn of c.conns) {
     into.push(conn.id, conn.ttl, conn.channels.length);
     for (const m of conn.channels) {
@@ -44,6 +44,7 @@ export function restoreUser(
   flat: readonly unknown[],
   i: number,
   states: readonly StateValue[],
+  settings: PresenceSettings,
   channel: (name: string) => string,
 ): [UserEntity, number] {
   const orNone = <T>(v: unknown): T | undefined => (v === null ? undefined : (v as T));
@@ -53,10 +54,8 @@ export function restoreUser(
   const reportedActiveAt = orNone<number>(flat[i + 3]);
   const onlineAt = orNone<number>(flat[i + 4]);
   const manual = orNone<Manual>(flat[i + 5]);
-  const awayAfterMs = flat[i + 6] as number;
-  const graceMs = flat[i + 7] as number;
-  const nConns = flat[i + 8] as number;
-  i += 9;
+  const nConns = flat[i + 6] as number;
+  i += 7;
   const conns: Conn[] = [];
   for (let k = 0; k < nConns; k++) {
     const id = flat[i] as string;
@@ -78,8 +77,7 @@ export function restoreUser(
   }
   const context: PresenceContext = {
     user,
-    awayAfterMs,
-    graceMs,
+    settings,
     conns,
     activeAt,
     reportedActiveAt,

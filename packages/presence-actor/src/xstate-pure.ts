@@ -32,7 +32,7 @@ export type StateValue = PresenceSnapshot["value"];
 export type MachineAction = ExecutableActionsFrom<typeof presenceMachine>;
 
 let collected: MachineAction[] = [];
-const self = createActor(presenceMachine, { input: { user: "", awayAfterMs: 1, graceMs: 0 } });
+const self = createActor(presenceMachine, { input: { user: "", settings: { awayAfterMs: 1, graceMs: 0 } } });
 const scope: AnyActorScope = {
   self,
   defer: () => {},
@@ -77,8 +77,7 @@ const templatesByValue = new Map<StateValue, Template>();
 /** A template's own context is never used: `materialize` replaces it. */
 const TEMPLATE_CONTEXT: PresenceSnapshot["context"] = {
   user: "",
-  awayAfterMs: 1,
-  graceMs: 0,
+  settings: { awayAfterMs: 1, graceMs: 0 },
   conns: [],
   activeAt: undefined,
   reportedActiveAt: undefined,

@@ -35,7 +35,10 @@ const event: fc.Arbitrary<Omit<MachineEvent, "at">> = fc.oneof(
 const plain = (actions: readonly { type: string; params?: unknown }[]) =>
   actions.map((a) => ({ type: a.type, params: a.params }));
 
-const input = { user: "u", awayAfterMs: 4000, graceMs: 1000 };
+const input = {
+  user: "u",
+  settings: { awayAfterMs: 4000, graceMs: 1000, maxConns: 2, maxChannels: 1, retentionMs: 9000 },
+};
 
 describe("decide", () => {
   it("decides exactly as xstate's transition(): same state, context and actions", () => {

@@ -80,6 +80,8 @@ export class Simulation {
   readonly raw: Appended[] = [];
   /** The same, decoded. */
   readonly log: Output[] = [];
+  /** Commands refused (they changed nothing), by the index of the command among all commands. */
+  readonly refusals: { readonly command: number; readonly code: number; readonly message: string }[] = [];
   #commands = 0;
 
   constructor(opts: PartitionOptions = OPTS, partition?: Partition) {
@@ -97,7 +99,11 @@ export class Simulation {
   run(step: Step): Output[] {
     const out: Appended[] = [];
     if ("advance" in step) this.partition.advance(step.advance, out);
-    else this.partition.apply(step, `c${this.#commands++}`, out);
+    else {
+      const command = this.#commands++;
+      const refusal = this.partition.apply(step, `c${command}`, out);
+      if (refusal !== undefined) this.refusals.push({ command, ...refusal });
+    }
     const decoded = out.map(decode);
     this.raw.push(...out);
     this.log.push(...decoded);

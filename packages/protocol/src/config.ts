@@ -41,6 +41,16 @@ export interface Config {
   readonly snapshotIntervalMs: number;
   /** HERALD_LEASE_TTL_MS: a partition lease's lifetime; a dead owner's partitions move after it. */
   readonly leaseTtlMs: number;
+  /** HERALD_MAX_CONNS_PER_USER: live conns a user may hold at once (429 beyond). */
+  readonly maxConnsPerUser: number;
+  /** HERALD_MAX_CHANNELS_PER_CONN: channels one conn may be in at once (413 beyond). */
+  readonly maxChannelsPerConn: number;
+  /** HERALD_OFFLINE_RETENTION_MS: how long an offline user's `online`/`active` are kept. */
+  readonly offlineRetentionMs: number;
+  /** HERALD_USER_RATE: commands per second per user, per gateway (429 beyond). */
+  readonly userRate: number;
+  /** HERALD_CLIENT_RATE: requests per second per client connection, per gateway (429 beyond). */
+  readonly clientRate: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -80,6 +90,16 @@ export const INT_VARIABLES = {
     max: DAY_MS,
   },
   leaseTtlMs: { variable: "HERALD_LEASE_TTL_MS", fallback: 5000, min: 500, max: 60_000 },
+  maxConnsPerUser: { variable: "HERALD_MAX_CONNS_PER_USER", fallback: 32, min: 1, max: 10_000 },
+  maxChannelsPerConn: { variable: "HERALD_MAX_CHANNELS_PER_CONN", fallback: 64, min: 1, max: 10_000 },
+  offlineRetentionMs: {
+    variable: "HERALD_OFFLINE_RETENTION_MS",
+    fallback: 30 * DAY_MS,
+    min: 60_000,
+    max: 3650 * DAY_MS,
+  },
+  userRate: { variable: "HERALD_USER_RATE", fallback: 100, min: 1, max: 1_000_000 },
+  clientRate: { variable: "HERALD_CLIENT_RATE", fallback: 5000, min: 1, max: 10_000_000 },
 } as const satisfies Record<string, IntSpec>;
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";

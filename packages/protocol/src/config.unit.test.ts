@@ -39,6 +39,11 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
     expect(config.eventsMaxAgeMs).toBe(7 * 86_400_000);
     expect(config.snapshotIntervalMs).toBe(60_000);
     expect(config.leaseTtlMs).toBe(5000);
+    expect(config.maxConnsPerUser).toBe(32);
+    expect(config.maxChannelsPerConn).toBe(64);
+    expect(config.offlineRetentionMs).toBe(30 * 86_400_000);
+    expect(config.userRate).toBe(100);
+    expect(config.clientRate).toBe(5000);
   });
 
   it("treats empty and blank values as unset", () => {
@@ -61,6 +66,11 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
       HERALD_EVENTS_MAX_AGE_MS: "60000",
       HERALD_SNAPSHOT_INTERVAL_MS: "1000",
       HERALD_LEASE_TTL_MS: "2000",
+      HERALD_MAX_CONNS_PER_USER: "5",
+      HERALD_MAX_CHANNELS_PER_CONN: "6",
+      HERALD_OFFLINE_RETENTION_MS: "3600000",
+      HERALD_USER_RATE: "7",
+      HERALD_CLIENT_RATE: "8",
     });
     expect(config).toEqual({
       nats: { servers: ["nats://10.0.0.1:4333"] },
@@ -75,6 +85,11 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
       eventsMaxAgeMs: 60_000,
       snapshotIntervalMs: 1000,
       leaseTtlMs: 2000,
+      maxConnsPerUser: 5,
+      maxChannelsPerConn: 6,
+      offlineRetentionMs: 3_600_000,
+      userRate: 7,
+      clientRate: 8,
     });
   });
 

@@ -112,8 +112,10 @@ export type CommandType = Command["type"];
 /**
  * Version of the command batch format written by this code. A reader accepts every version up
  * to the one it knows and dead-letters newer ones (a rolling upgrade updates readers first).
+ * Version 2 carries member `data` as JSON text (msgpack maps cannot hold every JSON object:
+ * a `__proto__` key would be renamed), version 1 as a map.
  */
-export const COMMAND_BATCH_VERSION = 1;
+export const COMMAND_BATCH_VERSION = 2;
 /**
  * One message of the command stream: commands of one partition, in the order received, and/or
  * a clock tick. The partition's owner appends a tick (`tick_ms`, its wall clock, and no
@@ -121,7 +123,11 @@ export const COMMAND_BATCH_VERSION = 1;
  * come, so the stream alone decides every output and a replay repeats it exactly.
  */
 export const CommandBatch = Type.Object(
-  { v: Type.Literal(COMMAND_BATCH_VERSION), cmds: Type.Array(Command), tick_ms: Type.Optional(TimeMs) },
+  {
+    v: Type.Integer({ minimum: 1, maximum: COMMAND_BATCH_VERSION }),
+    cmds: Type.Array(Command),
+    tick_ms: Type.Optional(TimeMs),
+  },
   closed,
 );
 export type CommandBatch = Static<typeof CommandBatch>;

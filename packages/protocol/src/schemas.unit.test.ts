@@ -174,7 +174,7 @@ const examples: Record<string, Examples> = {
       ],
       [
         { user: "u", status: "dnd", expires_at_ms: -1 },
-        "expires_at_ms: must be unix milliseconds (an integer ≥ 0)",
+        `expires_at_ms: must be unix milliseconds (an integer from 0 to ${limits.timeMaxMs})`,
       ],
     ],
   },
@@ -208,15 +208,24 @@ const examples: Record<string, Examples> = {
     invalid: [
       [{ user: "u", limit: 0 }, "limit: must be an integer from 1 to 1000"],
       [{ user: "u", limit: 1001 }, "limit: must be an integer from 1 to 1000"],
-      [{ user: "u", since_ms: -1 }, "since_ms: must be unix milliseconds (an integer ≥ 0)"],
-      [{ user: "u", until_ms: 1.5 }, "until_ms: must be unix milliseconds (an integer ≥ 0)"],
+      [
+        { user: "u", since_ms: -1 },
+        `since_ms: must be unix milliseconds (an integer from 0 to ${limits.timeMaxMs})`,
+      ],
+      [
+        { user: "u", until_ms: 1.5 },
+        `until_ms: must be unix milliseconds (an integer from 0 to ${limits.timeMaxMs})`,
+      ],
     ],
   },
   StatusAtParams: {
     valid: [{ users: ["u"], at_ms: 0 }],
     invalid: [
       [{ users: ["u"] }, "at_ms is required"],
-      [{ users: ["u"], at_ms: "now" }, "at_ms: must be unix milliseconds (an integer ≥ 0)"],
+      [
+        { users: ["u"], at_ms: "now" },
+        `at_ms: must be unix milliseconds (an integer from 0 to ${limits.timeMaxMs})`,
+      ],
     ],
   },
   EmptyResult: {
@@ -350,7 +359,7 @@ const examples: Record<string, Examples> = {
       { v: 1, cmds: [], tick_ms: 5 },
     ],
     invalid: [
-      [{ v: 2, cmds: commands }, /^v: /],
+      [{ v: 3, cmds: commands }, /^v: /],
       [{ v: 1, cmds: [{ type: "explode" }] }, /^cmds\[0\]/],
       [{ v: 1, cmds: [], tick_ms: -1 }, /^tick_ms: /],
       [
@@ -391,7 +400,7 @@ const examples: Record<string, Examples> = {
       { v: 1, cmds: [{ anything: true }] },
     ],
     invalid: [
-      [{ v: 2, cmds: commands }, "v: must be a format version from 1 to 1"],
+      [{ v: 3, cmds: commands }, "v: must be a format version from 1 to 2"],
       [{ v: 1, cmds: "x" }, "cmds: must be an array"],
       [{ v: 1, cmds: [], tick_ms: 1.5 }, /^tick_ms: /],
       [{ v: 1, cmds: commands, x: 1 }, 'unknown field "x"'],
@@ -549,7 +558,7 @@ describe("command batch codec", () => {
         ttl_ms: 3_600_000,
         at_ms: 1_900_000_000_123,
       },
-      { type: "heartbeat", user: "é".repeat(64), conn: "k", ttl_ms: 1000, at_ms: Number.MAX_SAFE_INTEGER },
+      { type: "heartbeat", user: "é".repeat(64), conn: "k", ttl_ms: 1000, at_ms: limits.timeMaxMs },
     ];
     expect(decodeCommandBatch(encodeCommandBatch(cmds))).toEqual({ cmds, rejected: [] });
   });

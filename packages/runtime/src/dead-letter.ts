@@ -18,8 +18,8 @@ export interface DeadLetterSource {
   readonly stream: string;
   readonly seq: number;
   readonly subject?: string;
-  /** Which part of the message (a command of a batch), when it is one of several. */
-  readonly index?: number;
+  /** Which part of the message (a command of a batch), when it is not the whole message. */
+  readonly part?: string;
 }
 
 /**
@@ -47,7 +47,7 @@ export function deadLetter(
   return {
     subject: internalSubjects.deadLetter(source.component),
     data: payload,
-    msgId: `dl.${source.component}.${source.stream}.${source.seq}.${source.index ?? 0}`,
+    msgId: `dl.${source.component}.${source.stream}.${source.seq}.${source.part ?? "all"}`,
     headers,
   };
 }

@@ -20,6 +20,7 @@ export { Watchdog, type WatchdogOptions, type WatchdogProbe } from "./watchdog.j
 export {
   type App,
   EXIT_CONFIG,
+  EXIT_FATAL,
   runWorker,
   STOP_TIMEOUT_MS,
   type StartApp,

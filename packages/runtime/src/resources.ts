@@ -112,9 +112,11 @@ export function resourceSpecs(config: Config): readonly ResourceSpec[] {
         subjects: [internalSubjects.allPartitions],
         // Commands are replayed after the newest snapshot; a day is far beyond any takeover,
         // and the size cap (reserved from the server's max_file_store) keeps a stalled consumer
-        // from filling the disk.
+        // from filling the disk. When it is reached, new commands are refused (the gateway
+        // answers 503), never old ones dropped: an acknowledged command is never lost unapplied.
         max_age: nanos(DAY_MS),
         max_bytes: 4 * GIB,
+        discard: DiscardPolicy.New,
         // Lets a gateway retry an append whose ack it lost without applying it twice.
         duplicate_window: nanos(2 * MINUTE_MS),
       },
@@ -140,7 +142,11 @@ export function resourceSpecs(config: Config): readonly ResourceSpec[] {
     stream("presence-actor", ["status-projector"], {
       name: streams.deadLetters,
       subjects: [internalSubjects.allDeadLetters],
+      // Capped in age and size (the oldest go first): a flood of bad messages costs disk, boundedly.
       max_age: nanos(7 * DAY_MS),
+      max_bytes: GIB,
+      // Lets a component dead-letter the same message again after a crash without storing it twice.
+      duplicate_window: nanos(2 * MINUTE_MS),
     }),
     bucket("presence-actor", [], buckets.leases),
     bucket("presence-actor", [], buckets.checkpoints),
@@ -168,6 +174,7 @@ function drifted(have: StreamConfig, want: StreamSettings): string[] {
     "num_replicas",
     "max_age",
     "max_bytes",
+    "discard",
     "duplicate_window",
     "subjects",
     "description",

@@ -26,6 +26,11 @@ export interface WorkerContext {
   readonly log: Logger;
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
+  /**
+   * A loop the worker cannot do without stopped: the process exits non-zero, so that its
+   * supervisor starts it again, rather than idle while it looks alive.
+   */
+  fatal(err: Error): void;
 }
 
 /** A started worker app; `close` stops taking work and finishes what it has. */
@@ -69,6 +74,8 @@ export type StartApp = (ctx: WorkerContext) => Promise<App>;
 export const STOP_TIMEOUT_MS = 5000;
 /** Exit code of a worker stopped by bad configuration. */
 export const EXIT_CONFIG = 78;
+/** Exit code of a worker whose work stopped (a loop it cannot do without failed). */
+export const EXIT_FATAL = 70;
 
 /** A started worker: how to stop it, and how long that may take. */
 export interface StartedWorker {
@@ -82,6 +89,7 @@ export async function startWorker(
   config: Config,
   log: Logger,
   start: StartApp,
+  fatal: (err: Error) => void,
 ): Promise<StartedWorker> {
   const nc = await connectNats(config.nats, `herald-${component}`, log);
   try {
@@ -96,7 +104,7 @@ export async function startWorker(
       retryIf: (err) => !(err instanceof ResourceConflictError),
       log,
     });
-    const app = await start({ config, log, nc, jsm });
+    const app = await start({ config, log, nc, jsm, fatal });
     serveStats(nc, component, app, log);
     const stop = async () => {
       try {
@@ -159,7 +167,11 @@ export async function runWorker(
   process.once("SIGINT", () => shutdown("SIGINT"));
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   try {
-    worker = await startWorker(component, config, log, start);
+    worker = await startWorker(component, config, log, start, (err) => {
+      log.fatal({ err }, "a loop the worker cannot do without stopped; exiting");
+      log.flush();
+      process.exit(EXIT_FATAL);
+    });
   } catch (err) {
     log.fatal({ err }, "failed to start");
     log.flush();

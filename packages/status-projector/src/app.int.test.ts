@@ -19,7 +19,7 @@ import {
   type UserFact,
 } from "@herald/protocol";
 import { ensureResources, STOP_TIMEOUT_MS, type WorkerContext } from "@herald/runtime";
-import { NatsServer, waitFor } from "@herald/testkit";
+import { failTest, NatsServer, waitFor } from "@herald/testkit";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
@@ -65,7 +65,7 @@ class Harness implements AsyncDisposable {
   }
 
   get ctx(): WorkerContext {
-    return { config: this.config, log, nc: this.nc, jsm: this.jsm };
+    return { config: this.config, log, nc: this.nc, jsm: this.jsm, fatal: failTest };
   }
 
   async projector(consumer?: string): Promise<ProjectorApp> {

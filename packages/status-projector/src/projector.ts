@@ -69,10 +69,11 @@ export class Projector {
       isStopping: () => this.#stopping,
       log,
     });
-    // Neither loop throws by design; if one does (a bug), the projector stops rather than stall.
+    // Neither loop throws by design; if one does (a bug), the process stops rather than idle.
     const failed = (what: string) => (err: unknown) => {
       this.#log.error({ err }, `status-projector ${what} failed; stopping`);
       this.#stop();
+      ctx.fatal(err instanceof Error ? err : new Error(String(err)));
     };
     this.#done = Promise.all([
       this.#reader

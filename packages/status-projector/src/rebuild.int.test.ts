@@ -21,7 +21,7 @@ import {
   type UserFact,
 } from "@herald/protocol";
 import { type App, ensureResources, type WorkerContext } from "@herald/runtime";
-import { NatsServer, repoRoot, waitFor } from "@herald/testkit";
+import { failTest, NatsServer, repoRoot, waitFor } from "@herald/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -83,7 +83,7 @@ class Harness implements AsyncDisposable {
   }
 
   get ctx(): WorkerContext {
-    return { config: this.config, log, nc: this.nc, jsm: this.jsm };
+    return { config: this.config, log, nc: this.nc, jsm: this.jsm, fatal: failTest };
   }
 
   async startLive(): Promise<void> {

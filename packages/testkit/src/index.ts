@@ -7,7 +7,7 @@ export {
   type NatsServerOptions,
   natsServerBinary,
 } from "./nats-server.js";
-export { type WaitOptions, waitFor } from "./wait.js";
+export { failTest, type WaitOptions, waitFor } from "./wait.js";
 export {
   type Exit,
   repoRoot,

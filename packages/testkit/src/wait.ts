@@ -40,3 +40,11 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * A worker's `fatal` in tests that run a worker in-process: the worker's work stopped, which the
+ * test must not miss (thrown from a callback, vitest reports it as an error of the run).
+ */
+export function failTest(err: Error): never {
+  throw new Error(`a worker's loop stopped: ${err.message}`, { cause: err });
+}
