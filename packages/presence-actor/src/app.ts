@@ -119,9 +119,12 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
         timersFired: 0,
       };
       const runs = { appended: 0, replayed: 0, snapshots: 0, ticks: 0, restoredUsers: 0, verdicts: 0 };
+      let maxStepMs = 0;
       let caughtUp = 0;
+      let channelNames = 0;
       for (const r of runners.values()) {
         const p = r.partition;
+        channelNames += p.channelNames;
         total.users += p.users.size;
         total.timers += p.timers.size;
         for (const k of ["commands", "heartbeatsNoChange", "transitions", "timersFired"] as const)
@@ -130,8 +133,17 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
         runs.snapshots += r.snapshots;
         for (const k of ["replayed", "ticks", "restoredUsers", "verdicts"] as const) runs[k] += r.stats[k];
         if (r.caughtUp) caughtUp++;
+        maxStepMs = Math.max(maxStepMs, r.stats.maxStepMs);
       }
-      return { owner, partitions: leases.held, caught_up: caughtUp, ...total, ...runs };
+      return {
+        owner,
+        partitions: leases.held,
+        caught_up: caughtUp,
+        ...total,
+        ...runs,
+        channel_names: channelNames,
+        max_step_ms: Math.round(maxStepMs * 1000) / 1000,
+      };
     },
     async close() {
       clearInterval(tick);

@@ -2,7 +2,7 @@
  * The partition decider against docs/PRESENCE.md and CONTRACT.md §5/§6, rule by rule, with
  * given/when/then over a simulated clock (time moves only through command stamps and advance).
  */
-import type { StatusDoc } from "@herald/protocol";
+import { loadConfig, type StatusDoc } from "@herald/protocol";
 import { describe, expect, it } from "vitest";
 import {
   activity,
@@ -30,6 +30,7 @@ import {
   updateEvent,
   userFact,
 } from "../test-support/spec.js";
+import type { Output } from "./partition.js";
 
 const { awayAfterMs: AWAY, graceMs: GRACE } = OPTS;
 const U = "u";
@@ -1193,6 +1194,54 @@ describe("limits (HERALD_MAX_CONNS_PER_USER, HERALD_MAX_CHANNELS_PER_CONN)", () 
     ]);
     expect(t.sim.refusals.map((r) => [r.command, r.code])).toEqual([[2, 413]]);
     expect(t.sim.refusals[0]?.message).toMatch(/HERALD_MAX_CHANNELS_PER_CONN.*"c3"/);
+  });
+});
+
+describe("the cost of a step at the default limits", () => {
+  it("no step takes more than 50 ms, whatever one user at every limit does", () => {
+    const c = loadConfig({});
+    const opts = {
+      ...OPTS,
+      maxConns: c.maxConnsPerUser,
+      maxChannels: c.maxChannelsPerConn,
+      retentionMs: c.offlineRetentionMs,
+    };
+    const sim = new Simulation(opts);
+    const data = { blob: "x".repeat(200) };
+    let t = T0;
+    // One user at both limits: every conn in as many channels as allowed.
+    for (let k = 0; k < opts.maxConns; k++) {
+      for (let ch = 0; ch < opts.maxChannels; ch++) sim.run(join(U, `c${k}`, `room-${ch}`, t, data, 60_000));
+    }
+    expect(sim.partition.users.get(U)?.context.conns.length).toBe(opts.maxConns);
+    let slowest = 0;
+    let n = 0;
+    // The partition's own work (not the test's decoding of its outputs).
+    const timed = (step: Step) => {
+      const out: Output[] = [];
+      const started = performance.now();
+      if ("advance" in step) sim.partition.advance(step.advance, out);
+      else sim.partition.apply(step, `s${n++}`, out);
+      const ms = performance.now() - started;
+      if (process.env.STEP_TIMES) console.log(JSON.stringify(step).slice(0, 60), ms.toFixed(1));
+      slowest = Math.max(slowest, ms);
+    };
+    for (let round = 0; round < 3; round++) {
+      t += 1000;
+      timed(join(U, "c0", "one-too-many", t, data));
+      timed(join(U, "c-new", "room-0", t));
+      timed(update(U, "c5", "room-5", t, { n: round }));
+      timed(setStatus(U, "invisible", t));
+      timed(setStatus(U, "auto", t + 1));
+      timed(setStatus(U, "dnd", t + 2));
+      timed(leave(U, "c1", "room-1", t + 3));
+      timed(join(U, "c1", "room-1", t + 4, data));
+    }
+    timed(disconnect(U, "c2", t + 5));
+    // Every conn times out at once: one step fires them all.
+    timed(advance(t + 120_000));
+    expect(sim.partition.users.get(U)?.context.conns).toEqual([]);
+    expect(slowest).toBeLessThan(50);
   });
 });
 

@@ -78,7 +78,7 @@ export function partitionOptions(c: Config): PartitionOptions {
 export class PartitionRunner {
   partition: Partition;
   /** Counters for logs and tests. */
-  readonly stats = { replayed: 0, ticks: 0, restoredUsers: 0, verdicts: 0 };
+  readonly stats = { replayed: 0, ticks: 0, restoredUsers: 0, verdicts: 0, maxStepMs: 0 };
   readonly #abort = new AbortController();
   readonly #fence: CheckpointFence;
   readonly #snapshots: SnapshotStore;
@@ -222,6 +222,22 @@ export class PartitionRunner {
    * everything applied by then), or at once when too much is pending or a snapshot is due.
    */
   async #onMessage(m: JsMsg): Promise<void> {
+    const started = performance.now();
+    this.#apply(m);
+    // The longest the partition held the event loop for one message (its step).
+    const ms = performance.now() - started;
+    if (ms > this.stats.maxStepMs) this.stats.maxStepMs = ms;
+    const replaying = this.#group.replaying(m.info.streamSequence);
+    this.#checkCaughtUp(m.info.pending);
+    const snapshotDue = !replaying && Date.now() - this.#snapshotAt >= this.opts.snapshotIntervalMs;
+    if (this.#group.pending >= tuning.maxPendingOutputs || snapshotDue) await this.#group.flush();
+    else this.#group.schedule();
+    // Everything applied is stored now, so the state is exactly what the checkpoint covers.
+    if (snapshotDue && !this.#halted) await this.#snapshot();
+  }
+
+  /** Applies one message to the partition and hands its outputs to the group commit. */
+  #apply(m: JsMsg): void {
     const seq = m.info.streamSequence;
     const replaying = this.#group.replaying(seq);
     const outputs: Output[] = [];
@@ -282,12 +298,6 @@ export class PartitionRunner {
     }
     if (replaying) this.stats.replayed++;
     this.#group.add(seq, outputs);
-    this.#checkCaughtUp(m.info.pending);
-    const snapshotDue = !replaying && Date.now() - this.#snapshotAt >= this.opts.snapshotIntervalMs;
-    if (this.#group.pending >= tuning.maxPendingOutputs || snapshotDue) await this.#group.flush();
-    else this.#group.schedule();
-    // Everything applied is stored now, so the state is exactly what the checkpoint covers.
-    if (snapshotDue && !this.#halted) await this.#snapshot();
   }
 
   /** Tells the gateway waiting on `cmd` whether it was applied (recent commands only). */
