@@ -64,6 +64,18 @@ export interface RunnerDeps {
 
 const reply = (cmd: Command): string | undefined => ("reply" in cmd ? cmd.reply : undefined);
 
+/**
+ * `value` as msgpack for a dead letter, or `whole` (the message it came from) when it cannot be
+ * encoded again (a value a hostile writer made, say with a BigInt).
+ */
+function encodeOr(value: unknown, whole: Uint8Array): Uint8Array {
+  try {
+    return msgpack.encode(value);
+  } catch {
+    return whole;
+  }
+}
+
 /** The settings of a partition's users, from the configuration. */
 export function partitionOptions(c: Config): PartitionOptions {
   return {
@@ -262,7 +274,7 @@ export class PartitionRunner {
         if (cmd.at_ms > latest) {
           if (!replaying) {
             const reason = `cmds[${i}].at_ms: ${cmd.at_ms} is more than ${tuning.maxClockAheadMs} ms ahead of the time the command was stored`;
-            outputs.push(this.#deadLetter(m, msgpack.encode(cmd), reason, `c${i}`));
+            outputs.push(this.#deadLetter(m, encodeOr(cmd, m.data), reason, `c${i}`));
           }
           continue;
         }
@@ -273,7 +285,7 @@ export class PartitionRunner {
           // A command that cannot be applied is set aside; the partition goes on with the next.
           if (!replaying) {
             const reason = `cmds[${i}]: applying it failed: ${(err as Error).message}`;
-            outputs.push(this.#deadLetter(m, msgpack.encode(cmd), reason, `c${i}`));
+            outputs.push(this.#deadLetter(m, encodeOr(cmd, m.data), reason, `c${i}`));
           }
           continue;
         }
@@ -293,7 +305,7 @@ export class PartitionRunner {
       }
       if (!replaying) {
         for (const r of batch.rejected)
-          outputs.push(this.#deadLetter(m, msgpack.encode(r.value), r.reason, `r${r.index}`));
+          outputs.push(this.#deadLetter(m, encodeOr(r.value, m.data), r.reason, `r${r.index}`));
       }
     }
     if (replaying) this.stats.replayed++;
