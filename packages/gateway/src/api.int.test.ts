@@ -91,6 +91,30 @@ describe("gateway API errors", () => {
     });
   });
 
+  it("refuses hostile input with 400 naming the problem, briefly", async () => {
+    await withHarness(async (h) => {
+      const longName = "k".repeat(700_000);
+      const reply = await h.call("presence", JSON.parse(`{"channel":"r","${longName}":1}`));
+      expectError(reply, 400, /^unknown field "k+…"$/);
+      expect(reply.body.error?.message.length).toBeLessThan(200);
+      expectError(
+        await h.call("heartbeat", new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])),
+        400,
+        "body is not valid UTF-8",
+      );
+      // data nested 5,000 deep (written as text: JSON.stringify itself would overflow).
+      const deep = `{"user":"u","conn":"c","channel":"r","data":${'{"d":'.repeat(5000)}{}${"}".repeat(5000)}}`;
+      expectError(await h.call("join", new TextEncoder().encode(deep)), 400, /nested/);
+      expectError(await h.call("history", { user: "u", since_ms: 253_402_300_800_000 }), 400, /^since_ms: /);
+      expectError(
+        await h.call("set_status", { user: "u", status: "dnd", expires_at_ms: 1e300 }),
+        400,
+        /^expires_at_ms: /,
+      );
+      expectError(await h.call("status_at", { users: ["u"], at_ms: 8.64e15 }), 400, /^at_ms: /);
+    });
+  });
+
   it("answers 503 when the command cannot be stored", async () => {
     await withHarness(async (h) => {
       await h.result("heartbeat", { user: "u", conn: "c" });

@@ -1,4 +1,4 @@
-import { type Command, partitionOf } from "@herald/protocol";
+import { type Command, encodeCommandBatch, partitionOf } from "@herald/protocol";
 import { describe, expect, it } from "vitest";
 import { BatchingAppender } from "./appender.js";
 import { AppendFailedError, OverloadedError, StoppingError } from "./errors.js";
@@ -14,7 +14,7 @@ interface Call {
 }
 
 /** A publisher whose acks the test gives, and a scheduler whose ticks the test runs. */
-function setup(opts: { maxBatchCommands?: number; maxPendingBatches?: number } = {}) {
+function setup(opts: { maxBatchCommands?: number; maxPendingBatches?: number; maxBatchBytes?: number } = {}) {
   const calls: Call[] = [];
   const ticks: (() => void)[] = [];
   const appender = new BatchingAppender({
@@ -210,5 +210,36 @@ describe("BatchingAppender", () => {
     const { appender, calls } = setup();
     await appender.append([]);
     expect(calls).toHaveLength(0);
+  });
+
+  it("cuts batches by bytes too, so commands with large data never make one too large to store", async () => {
+    const { appender, calls, tick } = setup({ maxBatchBytes: 64 * 1024 });
+    const [user] = usersOf(1, 1) as [string];
+    const data = { blob: "x".repeat(4000) };
+    const joins: Command[] = Array.from({ length: 100 }, (_, i) => ({
+      type: "join",
+      user,
+      conn: `c${i}`,
+      channel: "r",
+      data,
+      ttl_ms: 30_000,
+      at_ms: 0,
+    }));
+    const done = watch(appender.append(joins));
+    tick();
+    // Each batch is acknowledged in turn; the next goes when the one before is.
+    for (let i = 0; i < 10 && done.state === "pending"; i++) {
+      for (const c of calls.filter((c) => !("acked" in c))) {
+        Object.assign(c, { acked: true });
+        c.ack();
+      }
+      await settle();
+      tick();
+    }
+    expect(done.state).toBe("done");
+    const sizes = calls.map((c) => encodeCommandBatch(c.cmds).length);
+    expect(calls.length).toBeGreaterThan(1);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(64 * 1024);
+    expect(calls.flatMap((c) => c.cmds)).toEqual(joins);
   });
 });

@@ -221,3 +221,30 @@ describe("gateway queries from the KV view", () => {
     expect(await statuses(h, ["v"])).toEqual([{ user: "v", status: "offline" }]);
   });
 });
+
+describe("replies too large for one message", () => {
+  it("answers 413 saying how to ask for less, instead of leaving the caller without a reply", async () => {
+    await using h = await startHarness();
+    await h.viewLoaded();
+    const { members } = await kvs(h);
+    const data = { blob: "x".repeat(4000) };
+    // 300 members with 4 KB of data each: about 1.2 MB of presence, over the 1 MiB a reply carries.
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        putMember(members, memberDoc("big room", `u${i}`, "c", { data })),
+      ),
+    );
+    await waitFor(
+      async () =>
+        (await h.result<{ num_clients: number }>("presence_stats", { channel: "big room" })).num_clients ===
+        300,
+      { what: "300 members in the view" },
+    );
+    const { body } = await h.call("presence", { channel: "big room" });
+    expect(body.error?.code).toBe(413);
+    expect(body.error?.message).toMatch(/presence_stats or channel_users/);
+    expect(
+      (await h.result<{ users: string[] }>("channel_users", { channel: "big room" })).users,
+    ).toHaveLength(300);
+  });
+});
