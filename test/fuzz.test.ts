@@ -1,0 +1,118 @@
+/**
+ * Fuzzing the API: a property-based run (fast-check) of malformed and hostile requests on every
+ * method of `presence.api.<method>`, against nats-server and the three workers as processes.
+ * Bad JSON, bytes that are not UTF-8, wrong types, missing and unknown fields (one named with
+ * 700,000 characters), ids breaking the rules, data too large and nested 5,000 deep, `__proto__`
+ * keys, times out of range, empty and oversized batches, bodies over 1 MiB, unknown methods,
+ * random JSON and bytes, and valid requests mixed in (tools/lib/inputs.ts says what each must
+ * get). For every input: a reply comes within REPLY_BOUND_MS; it is never a 500; a bad input is
+ * refused with its 4xx and a message naming the field or the rule; a valid one gets its result
+ * or a refusal its state may give; no worker exits. Meanwhile a canary user, kept live by
+ * heartbeats and joined to a channel with `__proto__` in its data, stays online and in its
+ * channel with its data (tools/lib/canary.ts). `pnpm fuzz` runs the same at scale.
+ *
+ * Seeded: the seed is in the test's name and every failure; `FUZZ_SEED=<n>` repeats a run
+ * (`FUZZ_RUNS=<n>` changes the number of inputs, default 3000).
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Canary } from "../tools/lib/canary.js";
+import { type ApiInput, apiInputs } from "../tools/lib/inputs.js";
+import { ask, describeInput, judge } from "../tools/lib/oracle.js";
+import { Stack } from "../tools/lib/stack.js";
+
+const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2_000_000_000);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
+/** How long a reply may take: an update or a join waits for its owner's verdict (4 s at most). */
+const REPLY_BOUND_MS = 10_000;
+/** The canary is checked after every this many inputs, and at the end. */
+const CHECK_EVERY = 250;
+const MAX_TTL_MS = 3_600_000;
+
+describe(`API fuzz (FUZZ_SEED=${SEED})`, () => {
+  let stack: Stack;
+  let canary: Canary;
+
+  beforeAll(async () => {
+    // max_payload 2 MB: bodies over the API's 1 MiB reach the gateway, which must answer 413.
+    stack = await Stack.start({
+      partitions: 2,
+      serverConfig: "max_payload: 2MB",
+      env: { PRESENCE_MAX_TTL_MS: String(MAX_TTL_MS) },
+    });
+    canary = new Canary(await stack.connectAs("client", "fuzz-canary"), {
+      tag: String(SEED),
+      heartbeatMs: 500,
+      ttlMs: 5000,
+      activityMs: 10_000,
+      timeoutMs: REPLY_BOUND_MS,
+    });
+    await canary.start();
+  });
+
+  afterAll(async () => {
+    canary?.stop();
+    await stack?.[Symbol.asyncDispose]();
+  });
+
+  it(`answers ${RUNS} hostile requests with a 4xx naming the problem, never a 500 or silence (FUZZ_SEED=${SEED})`, async () => {
+    const inputs = apiInputs({
+      nowMs: Date.now(),
+      maxTtlMs: MAX_TTL_MS,
+      avoid: new Set(canary.ids),
+      big: true,
+    });
+    const seen = new Map<string, number>();
+    let n = 0;
+    const fail = (input: ApiInput, why: string): never => {
+      const gateway = stack.workers.find((w) => w.name === "gateway")?.output.slice(-2000) ?? "";
+      throw new Error(
+        `FUZZ_SEED=${SEED}, input ${n}: ${why}\n  input: ${describeInput(input)}\n--- gateway output (end) ---\n${gateway}`,
+      );
+    };
+    await fc.assert(
+      fc.asyncProperty(inputs, async (input) => {
+        n++;
+        const judgement = judge(input, await ask(stack.nc, input, REPLY_BOUND_MS));
+        if (judgement.problem !== undefined)
+          fail(input, `${judgement.problem.kind}: ${judgement.problem.detail}`);
+        const gone = stack.exited();
+        if (gone.length > 0) fail(input, `a worker exited:\n${gone.join("\n")}`);
+        const key = `${input.label} → ${judgement.outcome}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+        if (n % CHECK_EVERY === 0) {
+          const problems = await canary.check();
+          if (problems.length > 0) fail(input, `the canary is wrong: ${problems.join("; ")}`);
+        }
+      }),
+      { seed: SEED, numRuns: RUNS, endOnFailure: true },
+    );
+
+    expect(await canary.check(), `FUZZ_SEED=${SEED}: the canary at the end`).toEqual([]);
+    expect(canary.failures, `FUZZ_SEED=${SEED}: the canary's heartbeats and checks`).toEqual([]);
+    expect(canary.checks).toBeGreaterThanOrEqual(Math.floor(RUNS / CHECK_EVERY));
+    expect(stack.exited(), `FUZZ_SEED=${SEED}: workers`).toEqual([]);
+    // Every kind of input was tried, refused ones and valid ones answered.
+    const labels = new Set([...seen.keys()].map((k) => k.split(" → ")[0]));
+    for (const label of [
+      "valid",
+      "bad-json",
+      "invalid-utf8",
+      "wrong-type",
+      "missing",
+      "unknown-field",
+      "bad-id",
+    ]) {
+      expect(labels, `FUZZ_SEED=${SEED}: inputs tried`).toContain(label);
+    }
+    expect(seen.get("valid → result") ?? 0).toBeGreaterThan(0);
+    console.log(
+      `fuzz (FUZZ_SEED=${SEED}): ${n} inputs, canary checked ${canary.checks} times (${canary.heartbeats} heartbeats)\n${[
+        ...seen,
+      ]
+        .sort()
+        .map(([k, v]) => `  ${k}: ${v}`)
+        .join("\n")}`,
+    );
+  });
+});
