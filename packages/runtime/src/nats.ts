@@ -4,15 +4,27 @@ import { connect } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 
 /**
+ * The inbox prefix of a connection as `user`: `_INBOX_<user>` for a user name that can be a
+ * subject token, so that its replies (JetStream API answers, KV watch and consumer deliveries)
+ * come to subjects only that user may subscribe to (nats-auth.conf); other users' `_INBOX.>`
+ * does not cover them. Without a user (or with a name that cannot be a token): `_INBOX`.
+ */
+export function inboxPrefixFor(user: string | undefined): string | undefined {
+  return user !== undefined && /^[A-Za-z0-9_-]+$/.test(user) ? `_INBOX_${user}` : undefined;
+}
+
+/**
  * Connects to NATS with endless reconnects: a worker started before its server waits for it,
  * and one whose server restarts carries on. Connection status changes are logged.
  */
 export async function connectNats(nats: NatsConfig, name: string, log: Logger): Promise<NatsConnection> {
   log.info({ servers: nats.servers }, "connecting to NATS");
+  const inboxPrefix = inboxPrefixFor(nats.user);
   const nc = await connect({
     servers: [...nats.servers],
     name,
     ...(nats.user !== undefined ? { user: nats.user, pass: nats.pass ?? "" } : {}),
+    ...(inboxPrefix !== undefined ? { inboxPrefix } : {}),
     waitOnFirstConnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
