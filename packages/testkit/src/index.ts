@@ -1,4 +1,12 @@
 export { type ApiReply, type CallOptions, callUntilAnswered } from "./api.js";
+export {
+  NATS_USERS,
+  type NatsUser,
+  natsAuthConf,
+  passwordVariable,
+  randomPassword,
+  usersOf,
+} from "./auth.js";
 export { NatsServerMissingError, StopWaiting, WaitTimeoutError } from "./errors.js";
 export {
   freePort,

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadConfig } from "@herald/protocol";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
+import { NATS_USERS } from "./auth.js";
 import { NatsServerMissingError } from "./errors.js";
 import { NatsCluster, NatsServer, natsServerBinary } from "./nats-server.js";
 import { waitFor } from "./wait.js";
@@ -55,6 +57,53 @@ describe("NatsServer", () => {
     } finally {
       rmSync(storeDir, { recursive: true, force: true });
     }
+  });
+
+  it("with auth, runs nats-auth.conf's users with random passwords, kept across a restart", async () => {
+    await using server = await NatsServer.start({ auth: true });
+    expect(Object.keys(server.credentials)).toEqual([...NATS_USERS]);
+    const passwords = Object.values(server.credentials);
+    expect(new Set(passwords).size).toBe(NATS_USERS.length);
+    for (const p of passwords) expect(p).toMatch(/^[A-Za-z][A-Za-z0-9]{31}$/);
+    expect(server.urlFor("gateway")).toBe(
+      `nats://gateway:${server.credentials.gateway}@127.0.0.1:${server.port}`,
+    );
+    // The workers take credentials from the URL (NATS_URL); nats.js takes them as options.
+    expect(loadConfig({ NATS_URL: server.urlFor("presence-actor") }).nats).toEqual({
+      servers: [server.url],
+      user: "presence-actor",
+      pass: server.credentials["presence-actor"],
+    });
+
+    await expect(connect({ servers: server.url })).rejects.toThrow(/Authorization Violation/);
+    await expect(connect({ ...server.optionsFor("client"), pass: "wrong" })).rejects.toThrow(
+      /Authorization Violation/,
+    );
+    const before = server.credentials;
+    await server.restart();
+    expect(server.credentials).toBe(before);
+    const nc = await connect(server.optionsFor("client"));
+    try {
+      // client may request the API (no responders here) and nothing internal.
+      await expect(nc.request("presence.api.heartbeat", "{}", { timeout: 1000 })).rejects.toThrow(
+        /no responders/i,
+      );
+      await expect(nc.request("herald.admin.stats.gateway", "", { timeout: 1000 })).rejects.toThrow(
+        /Permissions Violation/,
+      );
+    } finally {
+      await nc.close();
+    }
+    await waitFor(() => server.permissionViolations().some((l) => l.includes("herald.admin.stats.gateway")), {
+      what: "the violation in the server log",
+    });
+  });
+
+  it("without auth has no credentials", async () => {
+    await using server = await NatsServer.start();
+    expect(() => server.credentials).toThrow(/without auth/);
+    expect(() => server.urlFor("client")).toThrow(/without auth/);
+    expect(server.permissionViolations()).toEqual([]);
   });
 
   it("says how to install nats-server when it is missing", () => {

@@ -1,7 +1,8 @@
 /**
  * Real nats-server processes for tests: one server with JetStream on a random loopback port and
  * a temporary store, a 3-node JetStream cluster, and restarts that keep the store. Started from
- * `nats-server` on PATH; disposed of with `await using` or `stop()`.
+ * `nats-server` on PATH; disposed of with `await using` or `stop()`. With `auth: true` a server
+ * runs with the repository's users and permissions (nats-auth.conf) and random passwords.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import {
@@ -17,7 +18,8 @@ import {
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, join, relative } from "node:path";
+import { type NatsUser, natsAuthConf, passwordVariable, testCredentials } from "./auth.js";
 import { NatsServerMissingError, StopWaiting } from "./errors.js";
 import { waitFor } from "./wait.js";
 
@@ -71,6 +73,12 @@ export interface NatsServerOptions {
   readonly extraConfig?: string;
   /** How long to wait for readiness (default 15 s). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Run with the users and permissions of nats-auth.conf (included from the repository root)
+   * and a random password for each user, kept across restarts; connect with
+   * {@link NatsServer.urlFor}. Anonymous connections are refused. Default: no auth.
+   */
+  readonly auth?: boolean;
 }
 
 /** Servers still running; killed if the test process exits without disposing of them. */
@@ -93,10 +101,12 @@ export class NatsServer implements AsyncDisposable {
   readonly dir: string;
   readonly storeDir: string;
   readonly #opts: NatsServerOptions;
+  readonly #credentials: Readonly<Record<NatsUser, string>> | undefined;
 
   private constructor(opts: NatsServerOptions) {
     this.#opts = opts;
     this.#port = opts.port ?? -1;
+    this.#credentials = opts.auth === true ? testCredentials() : undefined;
     this.dir = mkdtempSync(join(tmpdir(), "herald-nats-"));
     this.storeDir = opts.storeDir ?? join(this.dir, "jetstream");
   }
@@ -121,6 +131,40 @@ export class NatsServer implements AsyncDisposable {
   /** `nats://127.0.0.1:<port>`. */
   get url(): string {
     return `nats://127.0.0.1:${this.#port}`;
+  }
+
+  /** Each user's password (a server started with `auth: true`; throws otherwise). */
+  get credentials(): Readonly<Record<NatsUser, string>> {
+    if (this.#credentials === undefined)
+      throw new Error("this nats-server runs without auth (start it with auth: true)");
+    return this.#credentials;
+  }
+
+  /** `nats://<user>:<password>@127.0.0.1:<port>`: a URL that connects as `user`. */
+  urlFor(user: NatsUser): string {
+    const password = this.credentials[user];
+    if (password === undefined) throw new Error(`nats-auth.conf has no user ${JSON.stringify(user)}`);
+    return `nats://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.#port}`;
+  }
+
+  /**
+   * Connection options of nats.js as `user` (nats.js takes no credentials from a URL; the
+   * workers do, from `NATS_URL`: {@link urlFor}), with the inbox prefix nats-auth.conf gives
+   * that user (`_INBOX_<user>`; applications, `client`, keep the default `_INBOX`).
+   */
+  optionsFor(user: NatsUser): { servers: string; user: string; pass: string; inboxPrefix?: string } {
+    const opts = { servers: this.url, user, pass: this.credentials[user] };
+    return user === "client" ? opts : { ...opts, inboxPrefix: `_INBOX_${user}` };
+  }
+
+  /**
+   * The lines of the server's log that report a permissions violation ("Publish Violation",
+   * "Subscription Violation"; "Permissions Violation" in other versions of nats-server).
+   */
+  permissionViolations(): string[] {
+    return this.log()
+      .split("\n")
+      .filter((line) => /\b(Publish|Subscription|Permissions) Violation\b/.test(line));
   }
 
   get running(): boolean {
@@ -159,6 +203,9 @@ export class NatsServer implements AsyncDisposable {
         "}",
       );
     }
+    // nats-server resolves an include relative to the including file, even an absolute path.
+    if (this.#credentials !== undefined)
+      lines.push(`include ${JSON.stringify(relative(this.dir, natsAuthConf()))}`);
     if (this.#opts.extraConfig !== undefined) lines.push(this.#opts.extraConfig);
     return `${lines.join("\n")}\n`;
   }
@@ -168,7 +215,14 @@ export class NatsServer implements AsyncDisposable {
     const confFile = join(this.dir, "server.conf");
     writeFileSync(confFile, this.#config());
     const out = createWriteStream(join(this.dir, "server.log"), { flags: "a" });
-    const proc = spawn(natsServerBinary(), ["-c", confFile], { stdio: ["ignore", "pipe", "pipe"] });
+    const passwords = Object.entries(this.#credentials ?? {}).map(([user, pass]) => [
+      passwordVariable(user),
+      pass,
+    ]);
+    const proc = spawn(natsServerBinary(), ["-c", confFile], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...Object.fromEntries(passwords) },
+    });
     proc.stdout?.pipe(out);
     proc.stderr?.pipe(out);
     this.#proc = proc;
