@@ -1,6 +1,9 @@
 // Runs Herald on one machine: nats-server with nats.conf (unless NATS_URL points elsewhere) and
 // the three workers as separate processes, each line of output prefixed with its name.
 // Ctrl-C (or SIGTERM) stops the workers, then nats-server. If any process dies, all stop.
+// nats.conf includes nats-auth.conf: the passwords come from .data/credentials.env (generated on
+// the first start, scripts/credentials.mjs) into nats-server's environment, and each worker
+// connects as its own user. No password is printed.
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createConnection } from "node:net";
@@ -9,6 +12,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { COMPONENTS, redactNatsUrl } from "@herald/protocol";
 import { natsServerBinary } from "@herald/testkit";
+import { DEFAULT_FILE, ensureCredentials, natsUrlFor } from "./credentials.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const tty = process.stdout.isTTY === true;
@@ -121,6 +125,8 @@ process.on("exit", () => {
 });
 
 const env = { LOG_FORMAT: process.env.LOG_FORMAT ?? (tty ? "pretty" : "json") };
+/** Each worker's NATS_URL (its own user), when this runner starts nats-server. */
+const workerUrl = new Map();
 if (process.env.NATS_URL) {
   process.stdout.write(
     `${prefix("nats")} using NATS_URL=${redactNatsUrl(process.env.NATS_URL)}; not starting nats-server\n`,
@@ -135,7 +141,19 @@ if (process.env.NATS_URL) {
     process.exit(1);
   }
   mkdirSync(join(root, ".data", "nats"), { recursive: true });
-  start("nats", natsServerBinary(), ["-c", "nats.conf"]);
+  const { vars, changed } = ensureCredentials(DEFAULT_FILE);
+  const password = (user) => {
+    const variable = `HERALD_${user.toUpperCase().replaceAll("-", "_")}_PASSWORD`;
+    const value = vars.get(variable);
+    if (value === undefined) throw new Error(`nats-auth.conf has no user ${user} ($${variable})`);
+    return value;
+  };
+  for (const w of WORKERS) workerUrl.set(w, natsUrlFor(w, password(w), client.host, client.port));
+  process.stdout.write(
+    `${prefix("nats")} ${changed ? "generated" : "using"} the NATS passwords in .data/credentials.env; ` +
+      `applications connect to nats://${client.host}:${client.port} as user client (HERALD_CLIENT_PASSWORD)\n`,
+  );
+  start("nats", natsServerBinary(), ["-c", "nats.conf"], Object.fromEntries(vars));
   if (!(await waitHealthy(15_000))) {
     process.stderr.write("nats-server did not become healthy within 15 s\n");
     await stopAll(1);
@@ -143,5 +161,10 @@ if (process.env.NATS_URL) {
 }
 // presence-actor: a larger young generation keeps major GC pauses short (docs/ARCHITECTURE.md).
 const nodeFlags = (w) => (w === "presence-actor" ? ["--max-semi-space-size=64"] : []);
-for (const w of WORKERS)
-  start(w, process.execPath, [...nodeFlags(w), join("packages", w, "dist", "main.js")], env);
+for (const w of WORKERS) {
+  const url = workerUrl.get(w);
+  start(w, process.execPath, [...nodeFlags(w), join("packages", w, "dist", "main.js")], {
+    ...env,
+    ...(url === undefined ? {} : { NATS_URL: url }),
+  });
+}
