@@ -64,7 +64,12 @@ export type Expect =
   /** One thing wrong: one of `codes`, with a message that names it. */
   | { readonly kind: "invalid"; readonly codes: readonly number[]; readonly mention: Mention }
   /** Random: a result or any 4xx; never a 500, a 503 or silence. */
-  | { readonly kind: "any" };
+  | { readonly kind: "any" }
+  /**
+   * A probe of what garbage on internal subjects left behind (history of a `gz-` user): a result
+   * of any shape (history returns what the events stream holds) or any 4xx.
+   */
+  | { readonly kind: "answered" };
 
 export interface ApiInput {
   /** What kind of input this is (for the figures), e.g. `missing`, `bad-id`, `valid`. */

@@ -1,0 +1,420 @@
+/**
+ * `pnpm fuzz`: the API fuzz of test/fuzz.test.ts at scale, plus plain publishes and garbage on
+ * every internal subject, against nats-server and the three workers as processes.
+ *
+ *   1. requests: --inputs hostile and malformed requests (tools/lib/inputs.ts), --concurrency at
+ *      a time, each judged (tools/lib/oracle.ts): a reply within --timeout-ms, never a 500, a bad
+ *      input's 4xx naming the field or the rule, a valid input's result or state refusal;
+ *   2. plain publishes of the same inputs (no reply subject): every one must be counted by the
+ *      gateway (appended, dropped as invalid, ignored query), none failed;
+ *   3. --garbage messages on the internal subjects, each published as the component allowed to
+ *      (tools/lib/garbage.ts), and malformed stats requests;
+ *   4. probes: a join on every partition must be applied and projected (nothing stuck behind
+ *      the garbage), queries of the ids garbage touched must be answered.
+ * Throughout, a canary user stays online and in its channel with its data (tools/lib/canary.ts).
+ *
+ * Prints the figures (inputs, crashes, hangs, 500s, wrong answers, canary checks, RSS of every
+ * process before and after) and exits 1 when a worker exited, a request went unanswered, an
+ * input got a 500 or a wrong answer, the canary went wrong or a probe failed.
+ */
+import { partitionOf, subjects } from "@herald/protocol";
+import { waitFor } from "@herald/testkit";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import fc from "fast-check";
+import { Canary } from "./lib/canary.js";
+import { GARBAGE_CHANNELS, GARBAGE_USERS, type Garbage, garbage, STATS_BODIES } from "./lib/garbage.js";
+import { type ApiInput, apiInputs, bodyBytes } from "./lib/inputs.js";
+import { ask, describeInput, judge } from "./lib/oracle.js";
+import { Examples, mib, numberArgs, pool, Tally, table } from "./lib/report.js";
+import { AUTH, type NatsUser, Stack } from "./lib/stack.js";
+
+const USAGE = `usage: pnpm fuzz [options]
+
+  --inputs N        API inputs, each sent as a request and as a plain publish (default 100000)
+  --seed S          seed of every input (default: random; printed, and repeats a run)
+  --garbage N       messages on internal subjects (default: inputs / 2)
+  --concurrency N   requests in flight at once (default 32)
+  --partitions N    HERALD_PARTITIONS (default 4)
+  --timeout-ms N    how long a reply may take (default 10000)
+  --help            this text
+`;
+
+const args = numberArgs(USAGE, {
+  inputs: 100_000,
+  seed: undefined,
+  garbage: undefined,
+  concurrency: 32,
+  partitions: 4,
+  "timeout-ms": 10_000,
+});
+const INPUTS = args.inputs as number;
+const SEED = args.seed ?? Math.floor(Math.random() * 2_000_000_000);
+const GARBAGE = args.garbage ?? Math.floor(INPUTS / 2);
+const CONCURRENCY = args.concurrency as number;
+const PARTITIONS = args.partitions as number;
+const TIMEOUT_MS = args["timeout-ms"] as number;
+const CHUNK = 1000;
+const MAX_TTL_MS = 3_600_000;
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const since = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+
+/** The inputs of chunk `i`: the same for the same seed, whichever phase asks. */
+function chunkOf(arb: fc.Arbitrary<ApiInput>, i: number): ApiInput[] {
+  return fc.sample(arb, { seed: (SEED + i * 7919) | 0, numRuns: Math.min(CHUNK, INPUTS - i * CHUNK) });
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  log(
+    `fuzz: seed ${SEED} (--seed ${SEED} repeats this run), ${INPUTS} inputs, ${GARBAGE} garbage messages${AUTH ? ", NATS auth" : ""}`,
+  );
+  await using stack = await Stack.start({
+    partitions: PARTITIONS,
+    serverConfig: "max_payload: 2MB",
+    // Dead letters and invalid KV values are logged as warnings, one per garbage message.
+    env: { LOG_LEVEL: "error", PRESENCE_MAX_TTL_MS: String(MAX_TTL_MS) },
+  });
+  const canary = new Canary(await stack.connectAs("client", "fuzz-canary"), {
+    tag: String(SEED),
+    heartbeatMs: 1000,
+    ttlMs: 10_000,
+    activityMs: 30_000,
+    timeoutMs: TIMEOUT_MS,
+  });
+  await canary.start();
+  const rssBefore = stack.rss();
+  const problems = new Examples(5);
+  const outcomes = new Tally();
+  let hangs = 0;
+  let fiveHundreds = 0;
+  let wrong = 0;
+  const checkCanary = async (when: string) => {
+    for (const p of await canary.check()) problems.add("canary", `${when}: ${p}`);
+  };
+
+  // ---- 1. requests ----------------------------------------------------------------------------
+  const arb = apiInputs({ nowMs: Date.now(), maxTtlMs: MAX_TTL_MS, avoid: new Set(canary.ids), big: true });
+  const chunks = Math.ceil(INPUTS / CHUNK);
+  let t0 = Date.now();
+  let sent = 0;
+  for (let c = 0; c < chunks; c++) {
+    const inputs = chunkOf(arb, c);
+    await pool(inputs, CONCURRENCY, async (input, i) => {
+      const j = judge(input, await ask(stack.nc, input, TIMEOUT_MS));
+      outcomes.add(`${input.label} → ${j.outcome}`);
+      if (j.problem !== undefined) {
+        if (j.problem.kind === "no-reply") hangs++;
+        else if (j.problem.kind === "500") fiveHundreds++;
+        else wrong++;
+        problems.add(
+          j.problem.kind,
+          `input ${c * CHUNK + i}: ${j.problem.detail}\n      ${describeInput(input)}`,
+        );
+      }
+    });
+    sent += inputs.length;
+    if ((c + 1) % 10 === 0 || c === chunks - 1) {
+      await checkCanary(`after ${sent} requests`);
+      log(
+        `  requests: ${sent}/${INPUTS} (${since(t0)}), ${hangs} hangs, ${fiveHundreds} × 500, ${wrong} wrong`,
+      );
+    }
+  }
+  const requestSeconds = (Date.now() - t0) / 1000;
+  const longestStep: [string, unknown][] = [["requests", await maxStepMs(stack)]];
+
+  // ---- 2. plain publishes ---------------------------------------------------------------------
+  t0 = Date.now();
+  const plainBefore = await plainCounters(stack.admin);
+  let published = 0;
+  let plainLost = 0;
+  for (let c = 0; c < chunks; c++) {
+    const inputs = chunkOf(arb, c);
+    for (const input of inputs) stack.nc.publish(subjects.method(input.method), bodyBytes(input));
+    await stack.nc.flush();
+    published += inputs.length;
+    // Every publish is counted once the gateway has dealt with it: wait for that (back-pressure).
+    const counted = await waitFor(
+      async () => {
+        const now = await plainCounters(stack.admin);
+        return total(now) - total(plainBefore) >= published ? now : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 50, what: "the gateway to count the plain publishes" },
+    ).catch(async () => plainCounters(stack.admin));
+    const missing = published - (total(counted) - total(plainBefore));
+    if (missing > 0) {
+      plainLost = missing;
+      problems.add("plain-lost", `after ${published} publishes the gateway counted ${published - missing}`);
+      break;
+    }
+    if ((c + 1) % 20 === 0 || c === chunks - 1)
+      log(`  plain publishes: ${published}/${INPUTS} (${since(t0)})`);
+  }
+  const plainAfter = await plainCounters(stack.admin);
+  const plain = Object.fromEntries(
+    Object.entries(plainAfter).map(([k, v]) => [k, v - (plainBefore[k] ?? 0)]),
+  );
+  if ((plain.plain_failed ?? 0) > 0)
+    problems.add("plain-failed", `${plain.plain_failed} plain publishes could not be appended (503 or 500)`);
+  await checkCanary("after the plain publishes");
+  longestStep.push(["plain publishes", await maxStepMs(stack)]);
+
+  // ---- 3. garbage on internal subjects --------------------------------------------------------
+  t0 = Date.now();
+  const gatewayId = await findGatewayId(stack);
+  const as = new Map<NatsUser, NatsConnection>();
+  for (const user of ["gateway", "presence-actor", "status-projector"] as const)
+    as.set(user, await stack.connectAs(user, `fuzz-as-${user}`));
+  const garbageArb = garbage({ partitions: PARTITIONS, gatewayId, now: Date.now });
+  const families = new Tally();
+  let garbageBytes = 0;
+  for (let done = 0, c = 0; done < GARBAGE; c++) {
+    const batch: Garbage[] = fc.sample(garbageArb, {
+      seed: (SEED ^ 0x5eed) + c * 104_729,
+      numRuns: Math.min(CHUNK, GARBAGE - done),
+    });
+    for (const g of batch) {
+      const nc = as.get(g.as) ?? stack.admin;
+      const h = g.headers === undefined ? undefined : natsHeaders();
+      for (const [k, v] of Object.entries(g.headers ?? {})) h?.set(k, v);
+      nc.publish(g.subject, g.data, h === undefined ? undefined : { headers: h });
+      families.add(g.family);
+      garbageBytes += g.data.length;
+    }
+    await Promise.all([...as.values()].map((nc) => nc.flush()));
+    done += batch.length;
+    if ((c + 1) % 10 === 0 || done >= GARBAGE) log(`  garbage: ${done}/${GARBAGE} (${since(t0)})`);
+  }
+  // Stats requests with bodies that are not what an operator sends: each should be answered.
+  const stats = new Tally();
+  for (const component of ["gateway", "presence-actor", "status-projector"]) {
+    for (const body of STATS_BODIES) {
+      const answered = await stack.admin
+        .request(`herald.admin.stats.${component}`, body, { timeout: 1000 })
+        .then(() => true)
+        .catch(() => false);
+      stats.add(answered ? "answered" : "unanswered");
+      if (!answered) stats.add(`unanswered ${JSON.stringify(new TextDecoder().decode(body))}`);
+    }
+  }
+
+  longestStep.push(["garbage", await maxStepMs(stack)]);
+
+  // ---- 4. probes ------------------------------------------------------------------------------
+  t0 = Date.now();
+  const probeRoom = `gz-probe room ${SEED}`;
+  const probes: string[] = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    let k = 0;
+    while (partitionOf(`gz-probe-${p}-${k}`, PARTITIONS) !== p) k++;
+    probes.push(`gz-probe-${p}-${k}`);
+  }
+  for (const user of probes) {
+    const input: ApiInput = {
+      label: "probe",
+      method: "join",
+      body: JSON.stringify({ user, conn: "probe", channel: probeRoom, data: { user } }),
+      expect: { kind: "valid" },
+    };
+    const j = judge(input, await ask(stack.nc, input, TIMEOUT_MS));
+    if (j.outcome !== "result") problems.add("probe", `${user}: ${j.problem?.detail ?? j.outcome}`);
+  }
+  const projected = await waitFor(
+    async () => {
+      const m = await stack.nc.request(subjects.method("presence"), JSON.stringify({ channel: probeRoom }), {
+        timeout: 5000,
+      });
+      const members = (m.json<{ result?: { members: { user: string }[] } }>().result?.members ?? []).map(
+        (x) => x.user,
+      );
+      return probes.every((u) => members.includes(u));
+    },
+    { timeoutMs: 120_000, intervalMs: 200, what: "a join on every partition to be applied and projected" },
+  ).catch((err: Error) => {
+    problems.add("probe", err.message);
+    return false;
+  });
+  const queries: ApiInput[] = [
+    ...GARBAGE_USERS.map(
+      (user): ApiInput => ({
+        label: "probe",
+        method: "history",
+        body: JSON.stringify({ user, limit: 1000 }),
+        expect: { kind: "answered" },
+      }),
+    ),
+    ...GARBAGE_CHANNELS.map(
+      (channel): ApiInput => ({
+        label: "probe",
+        method: "history",
+        body: JSON.stringify({ channel, limit: 1000 }),
+        expect: { kind: "answered" },
+      }),
+    ),
+    {
+      label: "probe",
+      method: "status_at",
+      body: JSON.stringify({ users: GARBAGE_USERS, at_ms: Date.now() }),
+      expect: { kind: "answered" },
+    },
+    {
+      label: "probe",
+      method: "get_user_status",
+      body: JSON.stringify({ users: GARBAGE_USERS, include_hidden: true }),
+      expect: { kind: "valid" },
+    },
+    ...GARBAGE_CHANNELS.map(
+      (channel): ApiInput => ({
+        label: "probe",
+        method: "presence",
+        body: JSON.stringify({ channel }),
+        expect: { kind: "valid" },
+      }),
+    ),
+    ...GARBAGE_USERS.map(
+      (user): ApiInput => ({
+        label: "probe",
+        method: "user_channels",
+        body: JSON.stringify({ user }),
+        expect: { kind: "valid" },
+      }),
+    ),
+  ];
+  for (const q of queries) {
+    const j = judge(q, await ask(stack.nc, q, TIMEOUT_MS));
+    outcomes.add(`probe ${q.method} → ${j.outcome}`);
+    if (j.problem !== undefined) {
+      if (j.problem.kind === "no-reply") hangs++;
+      else if (j.problem.kind === "500") fiveHundreds++;
+      else wrong++;
+      problems.add(j.problem.kind, `probe: ${j.problem.detail}\n      ${describeInput(q)}`);
+    }
+  }
+  await checkCanary("at the end");
+  canary.stop();
+  for (const f of canary.failures) if (!f.includes(" check ")) problems.add("canary", f);
+
+  const deadLetters = await deadLetterCounts(stack);
+  longestStep.push(["probes", await maxStepMs(stack)]);
+  const rssAfter = stack.rss();
+  const crashes = stack.exited();
+  for (const c of crashes) problems.add("crash", c);
+
+  // ---- figures --------------------------------------------------------------------------------
+  log("");
+  log(`fuzz: seed ${SEED}, ${since(started)}`);
+  log(
+    table(
+      ["figure", "value"],
+      [
+        ["inputs (requests)", INPUTS],
+        ["requests per second", Math.round(INPUTS / requestSeconds)],
+        ["plain publishes", published],
+        [
+          "  counted appended / dropped / ignored / failed",
+          `${plain.plain_appended} / ${plain.plain_dropped} / ${plain.plain_ignored} / ${plain.plain_failed}`,
+        ],
+        ["  not counted", plainLost],
+        ["garbage messages", `${GARBAGE} (${mib(garbageBytes)})`],
+        ...families.rows().map(([k, v]): [string, number] => [`  ${k}`, v]),
+        [
+          "dead letters",
+          Object.entries(deadLetters)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ") || "0",
+        ],
+        ["stats requests answered / unanswered", `${stats.get("answered")} / ${stats.get("unanswered")}`],
+        ["crashes (worker exits)", crashes.length],
+        ["hangs (requests without reply)", hangs],
+        ["500s", fiveHundreds],
+        ["wrong answers", wrong],
+        ["canary checks (failed)", `${canary.checks} (${problems.count("canary")})`],
+        ["canary heartbeats", canary.heartbeats],
+        ["probe: every partition applied and projected", projected === true ? "yes" : "NO"],
+        [
+          "presence-actor longest step, so far after each phase",
+          longestStep.map(([phase, ms]) => `${phase} ${ms} ms`).join(", "),
+        ],
+      ],
+    ),
+  );
+  log("");
+  log(
+    table(
+      ["process", "RSS before", "RSS after"],
+      Object.keys(rssAfter).map((k) => [k, mib(rssBefore[k]), mib(rssAfter[k])]),
+    ),
+  );
+  log("");
+  log(table(["input → outcome", "count"], outcomes.rows()));
+  const unanswered = stats.rows().filter(([k]) => k.startsWith("unanswered "));
+  if (unanswered.length > 0)
+    log(
+      `\nstats requests without a reply (body, times): ${unanswered.map(([k, v]) => `${k.slice(11)} ×${v}`).join(", ")}`,
+    );
+  const failed =
+    crashes.length > 0 ||
+    hangs > 0 ||
+    fiveHundreds > 0 ||
+    wrong > 0 ||
+    problems.count("canary") > 0 ||
+    problems.count("probe") > 0 ||
+    problems.count("plain-lost") > 0 ||
+    problems.count("plain-failed") > 0;
+  if (failed || problems.print() !== "") log(`\nproblems:\n${problems.print()}`);
+  log(`\n${failed ? "FAILED" : "passed"} (seed ${SEED})`);
+  return failed ? 1 : 0;
+}
+
+/** presence-actor's longest step so far (applying one message), in ms. */
+async function maxStepMs(stack: Stack): Promise<unknown> {
+  return (await stack.stats("presence-actor"))[0]?.max_step_ms;
+}
+
+/** The gateway's counters of plain publishes (`$SRV.STATS.presence`, endpoint data). */
+async function plainCounters(nc: NatsConnection): Promise<Record<string, number>> {
+  const m = await nc.request("$SRV.STATS.presence", "", { timeout: 5000 });
+  const data = m.json<{ endpoints?: { data?: Record<string, unknown> }[] }>().endpoints?.[0]?.data ?? {};
+  const pick = (k: string) => Number(data[k] ?? 0);
+  return {
+    plain_appended: pick("plain_appended"),
+    plain_dropped: pick("plain_dropped"),
+    plain_ignored: pick("plain_ignored"),
+    plain_failed: pick("plain_failed"),
+  };
+}
+
+const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+
+/**
+ * The running gateway's id (its verdict subject): the subject the owner's verdict on a join
+ * comes to.
+ */
+async function findGatewayId(stack: Stack): Promise<string> {
+  const sub = stack.admin.subscribe("herald.verdict.*", { max: 1 });
+  await stack.admin.flush();
+  const join = JSON.stringify({ user: "gz-u0", conn: "g0", channel: "gz-room 0" });
+  await stack.nc.request(subjects.method("join"), join, { timeout: TIMEOUT_MS });
+  for await (const m of sub) return m.subject.slice("herald.verdict.".length);
+  throw new Error("no verdict seen");
+}
+
+/** Messages in the dead-letter stream, by subject (`herald.dlq.<component>`). */
+async function deadLetterCounts(stack: Stack): Promise<Record<string, number>> {
+  const jsm = await jetstreamManager(stack.admin);
+  const info = await jsm.streams.info("HERALD_DLQ", { subjects_filter: ">" });
+  return Object.fromEntries(
+    Object.entries(info.state.subjects ?? {}).map(([s, n]) => [s.replace("herald.dlq.", ""), n as number]),
+  );
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`fuzz (seed ${SEED}) failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
