@@ -5,10 +5,11 @@
  * killed with SIGKILL (and replaced): an acknowledged join is never followed by a 409 for its
  * update, whichever gateway took it and however far the projections lag; an update of a channel
  * really not joined still gets 409, and changes nothing. A 503 (no owner yet) is answered again
- * after a pause, at most a bounded number of times. The update's latency is printed.
+ * after a pause, at most a bounded number of times. The update's latency is printed. Each worker
+ * connects as its own NATS user (nats-auth.conf), the test as `client`.
  */
 import { subjects } from "@herald/protocol";
-import { NatsServer, WorkerProcess, waitFor } from "@herald/testkit";
+import { NatsServer, type WorkerName, WorkerProcess, waitFor } from "@herald/testkit";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -26,11 +27,11 @@ describe("409 decided by the user's owner", () => {
   let server: NatsServer;
   let nc: NatsConnection;
   const workers: WorkerProcess[] = [];
-  let env: Record<string, string>;
+  let env: (name: WorkerName) => Record<string, string>;
 
   beforeAll(async () => {
-    server = await NatsServer.start();
-    env = { NATS_URL: server.url, PRESENCE_GRACE_MS: "500", LOG_LEVEL: "info" };
+    server = await NatsServer.start({ auth: true });
+    env = (name) => ({ NATS_URL: server.urlFor(name), PRESENCE_GRACE_MS: "500", LOG_LEVEL: "info" });
     for (const name of [
       "gateway",
       "gateway",
@@ -38,16 +39,18 @@ describe("409 decided by the user's owner", () => {
       "presence-actor",
       "presence-actor",
     ] as const) {
-      workers.push(WorkerProcess.spawn(name, env));
+      workers.push(WorkerProcess.spawn(name, env(name)));
     }
     await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/)));
-    nc = await connect({ servers: server.url });
+    nc = await connect(server.optionsFor("client"));
   });
 
   afterAll(async () => {
     await nc?.close();
     await Promise.all(workers.map((w) => w.stop("SIGKILL")));
+    const violations = server?.permissionViolations();
     await server?.[Symbol.asyncDispose]();
+    expect(violations).toEqual([]);
   });
 
   /** One request; no reply at all is a failure of the test (every request is answered). */
@@ -84,7 +87,7 @@ describe("409 decided by the user's owner", () => {
     const chaos = (async () => {
       await new Promise((r) => setTimeout(r, RUN_MS / 3));
       await actors[0]?.stop("SIGKILL");
-      workers.push(WorkerProcess.spawn("presence-actor", env));
+      workers.push(WorkerProcess.spawn("presence-actor", env("presence-actor")));
     })();
 
     await Promise.all(

@@ -2,7 +2,8 @@
  * Parts of CONTRACT.md end to end, with nats-server and the three workers as processes, driven
  * only through the public subjects: `online`/`active` of live status events, the default
  * `history` limit, what others see of an invisible user (events, `history`, `status_at`), and
- * an invisible status that expires. Timings are shrunk (grace 300 ms, away after 2 s).
+ * an invisible status that expires. Timings are shrunk (grace 300 ms, away after 2 s). Each
+ * worker connects as its own NATS user (nats-auth.conf), the test as `client`.
  */
 import { COMPONENTS, subjects } from "@herald/protocol";
 import { NatsServer, WorkerProcess, waitFor } from "@herald/testkit";
@@ -52,16 +53,16 @@ describe("the contract end to end", () => {
     ((await call("status_at", { users: [user], at_ms: atMs })).statuses as { status: string }[])[0]?.status;
 
   beforeAll(async () => {
-    server = await NatsServer.start();
+    server = await NatsServer.start({ auth: true });
     const env = {
-      NATS_URL: server.url,
       PRESENCE_GRACE_MS: String(GRACE_MS),
       PRESENCE_AWAY_AFTER_MS: String(AWAY_MS),
       LOG_LEVEL: "info",
     };
-    for (const name of COMPONENTS) workers.push(WorkerProcess.spawn(name, env));
+    for (const name of COMPONENTS)
+      workers.push(WorkerProcess.spawn(name, { ...env, NATS_URL: server.urlFor(name) }));
     await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/)));
-    nc = await connect({ servers: server.url });
+    nc = await connect(server.optionsFor("client"));
     nc.subscribe(subjects.allEvents, {
       callback: (_err, m) => {
         events.push({ subject: m.subject, e: m.json<Ev>() });
@@ -80,8 +81,10 @@ describe("the contract end to end", () => {
   afterAll(async () => {
     await nc?.close();
     const exits = await Promise.all(workers.map((w) => w.stop("SIGTERM")));
+    const violations = server?.permissionViolations();
     await server?.[Symbol.asyncDispose]();
     for (const [i, exit] of exits.entries()) expect(exit.code, workers[i]?.output).toBe(0);
+    expect(violations).toEqual([]);
   });
 
   it("live status events carry online and active in unix seconds of the commands' times", async () => {

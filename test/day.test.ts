@@ -2,7 +2,9 @@
  * A scripted day of several users, end to end: nats-server and the three workers as separate
  * processes, driven only through the public subjects (requests on presence.api.*, live events on
  * presence.events.*, the presence_status bucket). Timings are shrunk (ttl 1 s, grace 1 s,
- * away after 3 s) so the day takes seconds.
+ * away after 3 s) so the day takes seconds. The server runs with Herald's users
+ * (nats-auth.conf): each worker connects as its own, the test as `client` and, for the bucket,
+ * `reader`; nothing any of them does is refused.
  */
 import { buckets, COMPONENTS, encodeToken, type StatusDoc, subjects } from "@herald/protocol";
 import { NatsServer, WorkerProcess, waitFor } from "@herald/testkit";
@@ -23,6 +25,7 @@ type Ev = Record<string, unknown> & { type: string; at_ms: number };
 describe("a day of presence", () => {
   let server: NatsServer;
   let nc: NatsConnection;
+  let reader: NatsConnection;
   const workers: WorkerProcess[] = [];
   const events: { subject: string; e: Ev; raw: string }[] = [];
 
@@ -45,17 +48,18 @@ describe("a day of presence", () => {
     waitFor(probe, { what, timeoutMs });
 
   beforeAll(async () => {
-    server = await NatsServer.start();
+    server = await NatsServer.start({ auth: true });
     const env = {
-      NATS_URL: server.url,
       PRESENCE_GRACE_MS: String(GRACE_MS),
       PRESENCE_AWAY_AFTER_MS: String(AWAY_MS),
       PRESENCE_TTL_MS: "30000",
       LOG_LEVEL: "info",
     };
-    for (const name of COMPONENTS) workers.push(WorkerProcess.spawn(name, env));
+    for (const name of COMPONENTS)
+      workers.push(WorkerProcess.spawn(name, { ...env, NATS_URL: server.urlFor(name) }));
     await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/)));
-    nc = await connect({ servers: server.url });
+    nc = await connect(server.optionsFor("client"));
+    reader = await connect(server.optionsFor("reader"));
     nc.subscribe(subjects.allEvents, {
       callback: (_err, m) => {
         events.push({ subject: m.subject, e: m.json<Ev>(), raw: m.string() });
@@ -70,9 +74,12 @@ describe("a day of presence", () => {
 
   afterAll(async () => {
     await nc?.close();
+    await reader?.close();
     const exits = await Promise.all(workers.map((w) => w.stop("SIGTERM")));
+    const violations = server?.permissionViolations();
     await server?.[Symbol.asyncDispose]();
     for (const exit of exits) expect(exit.code).toBe(0);
+    expect(violations).toEqual([]);
   });
 
   it("runs a day: tabs, refresh, timeout, away, dnd, invisible, churn", async () => {
@@ -258,8 +265,8 @@ describe("a day of presence", () => {
     expect(trusted[0]?.manual).toEqual({ status: "invisible" });
     expect(["online", "away"]).toContain(trusted[0]?.status);
 
-    // The KV projection, as any NATS client reads it.
-    const kv = await new Kvm(nc).open(buckets.status);
+    // The KV projection, as a trusted service reads it (user reader).
+    const kv = await new Kvm(reader).open(buckets.status);
     const alice = (await kv.get(encodeToken("alice")))?.json<StatusDoc>();
     expect(alice).toMatchObject({ user: "alice", status: "online", conns: 2 });
     const frank = (await kv.get(encodeToken("frank ✈")))?.json<StatusDoc>();

@@ -6,7 +6,10 @@
  * user of a dead process's partition takes effect (a disconnect, seen as that user's `offline`
  * event). The requirement is that a dead process's partitions run elsewhere within 10 s. The
  * users of those partitions must still be online afterwards (their state restored, not
- * started anew), and the events stream must hold no status event twice.
+ * started anew), and the events stream must hold no status event twice. Each worker connects as
+ * its own NATS user (nats-auth.conf); the test drives the API as `client` and looks at what it
+ * checks as the user that reads it: the leases as presence-actor, presence_status as `reader`,
+ * the events stream as the gateway (which reads it for history).
  */
 import {
   buckets,
@@ -17,7 +20,7 @@ import {
   streams,
   subjects,
 } from "@herald/protocol";
-import { callUntilAnswered, NatsServer, WorkerProcess, waitFor } from "@herald/testkit";
+import { callUntilAnswered, NatsServer, type NatsUser, WorkerProcess, waitFor } from "@herald/testkit";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -59,18 +62,25 @@ async function leaseOwners(kv: KV): Promise<Map<number, string>> {
 describe("takeover of a killed presence-actor", () => {
   let server: NatsServer;
   let nc: NatsConnection;
+  /** Connections that look at what the test checks, each as the user that may read it. */
+  const observers: NatsConnection[] = [];
+  const observe = async (user: NatsUser) => {
+    const o = await connect({ ...server.optionsFor(user), name: `observer-${user}` });
+    observers.push(o);
+    return o;
+  };
   const workers: WorkerProcess[] = [];
   /** Live status events as subscribers see them, with when they arrived. */
   const live: { user: string; e: StatusEv; raw: string; at: number }[] = [];
 
   beforeAll(async () => {
-    server = await NatsServer.start();
-    const env = { NATS_URL: server.url, PRESENCE_GRACE_MS: String(GRACE_MS), LOG_LEVEL: "info" };
+    server = await NatsServer.start({ auth: true });
+    const env = { PRESENCE_GRACE_MS: String(GRACE_MS), LOG_LEVEL: "info" };
     for (const name of ["gateway", "status-projector", "presence-actor", "presence-actor"] as const) {
-      workers.push(WorkerProcess.spawn(name, env));
+      workers.push(WorkerProcess.spawn(name, { ...env, NATS_URL: server.urlFor(name) }));
     }
     await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/)));
-    nc = await connect({ servers: server.url });
+    nc = await connect(server.optionsFor("client"));
     nc.subscribe(subjects.allUserEvents, {
       callback: (_err, m) => {
         const e = m.json<StatusEv>();
@@ -82,15 +92,18 @@ describe("takeover of a killed presence-actor", () => {
 
   afterAll(async () => {
     await nc?.close();
+    for (const o of observers) await o.close();
     await Promise.all(workers.map((w) => w.stop("SIGTERM")));
+    const violations = server?.permissionViolations();
     await server?.[Symbol.asyncDispose]();
+    expect(violations).toEqual([]);
   });
 
   it("moves a dead process's partitions to the survivor within 10 s, losing no one", async () => {
     const actors = workers.filter((w) => w.name === "presence-actor");
     const ownerOf = (w: WorkerProcess) => (owner: string) => owner.startsWith(`${w.pid}-`);
     const [victim, survivor] = actors as [WorkerProcess, WorkerProcess];
-    const leasesKv = await new Kvm(nc).open(buckets.leases);
+    const leasesKv = await new Kvm(await observe("presence-actor")).open(buckets.leases);
 
     // Both processes hold leases: an even share of the partitions each.
     const before = await waitFor(
@@ -169,7 +182,7 @@ describe("takeover of a killed presence-actor", () => {
     await callUntilAnswered(nc, "heartbeat", {
       heartbeats: others.map((user) => ({ user, conn: "c2", ttl_ms: LONG_TTL_MS })),
     });
-    const statusKv = await new Kvm(nc).open(buckets.status);
+    const statusKv = await new Kvm(await observe("reader")).open(buckets.status);
     for (const user of others) {
       const doc = await waitFor(
         async () => {
@@ -186,7 +199,7 @@ describe("takeover of a killed presence-actor", () => {
 
     // The events stream: no status event stored twice, and each user's events chain.
     const stored: { e: StatusEv; raw: string; id: string | undefined }[] = [];
-    const consumer = await jetstream(nc).consumers.get(streams.events, {
+    const consumer = await jetstream(await observe("gateway")).consumers.get(streams.events, {
       filter_subjects: internalSubjects.allUserEvents,
       deliver_policy: DeliverPolicy.All,
     });
