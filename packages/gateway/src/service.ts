@@ -43,6 +43,8 @@ export interface ApiCounters {
   readonly plain_failed: number;
   /** Plain-published queries: nobody to answer. */
   readonly plain_ignored: number;
+  /** Requests ignored because their reply subject is not an `_INBOX.` one. */
+  readonly bad_reply_subject: number;
 }
 
 /** Codes of a request that is wrong in itself, as opposed to one the gateway could not serve. */
@@ -52,6 +54,9 @@ const INVALID: ReadonlySet<number> = new Set([
   ErrorCode.Conflict,
   ErrorCode.TooLarge,
 ]);
+
+/** Requesters' inboxes: the only subjects the gateway answers on (the `client` user's). */
+const REPLY_PREFIX = "_INBOX.";
 
 /** Room left in a reply for the micro-service headers. */
 const REPLY_HEADROOM_BYTES = 4096;
@@ -93,6 +98,7 @@ export class ApiService {
     plain_dropped: 0,
     plain_failed: 0,
     plain_ignored: 0,
+    bad_reply_subject: 0,
   };
 
   readonly #maxPayload: () => number;
@@ -166,6 +172,13 @@ export class ApiService {
     const method = subjects.methodOf(msg.subject) ?? "";
     if (!msg.reply) {
       await this.#servePlain(method, msg.data, dispatcher, log);
+      return;
+    }
+    // Answers go to the requester's inbox only: a reply subject elsewhere (a stream's subject,
+    // say) would make the gateway write there with its own permissions.
+    if (!msg.reply.startsWith(REPLY_PREFIX)) {
+      this.#counters.bad_reply_subject++;
+      this.#failedLog.warn(log, { method }, "ignoring a request whose reply subject is not an inbox");
       return;
     }
     let body: Uint8Array;

@@ -3,7 +3,7 @@
  * (restore, replay, then live), and appends clock ticks for partitions whose timers are due.
  */
 import { buckets, encodeVerdict, internalSubjects, objectStores } from "@herald/protocol";
-import { type App, connectNats, StreamPublisher, type WorkerContext } from "@herald/runtime";
+import { type App, connectNats, inboxPrefixFor, StreamPublisher, type WorkerContext } from "@herald/runtime";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { nuid } from "@nats-io/nats-core";
@@ -35,7 +35,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
   const snapshots = await new Objm(js).open(objectStores.snapshots);
   const owner = `${process.pid}-${nuid.next()}`;
   const runners = new Map<number, PartitionRunner>();
-  const publisher = new StreamPublisher(nc);
+  const publisher = new StreamPublisher(nc, undefined, inboxPrefixFor(config.nats.user));
   let restores: Promise<unknown> = Promise.resolve();
   /** One partition restores its snapshot at a time. */
   const restoring = <T>(work: () => Promise<T>): Promise<T> => {

@@ -4,7 +4,7 @@ export { HEADER_VALUE_MAX_CHARS, headerValue } from "./headers.js";
 export { isConsumerNotFound, isWrongLastSequence } from "./jetstream-errors.js";
 export { latch } from "./latch.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
-export { connectNats } from "./nats.js";
+export { connectNats, inboxPrefixFor } from "./nats.js";
 export { type Publication, StreamPublisher } from "./publisher.js";
 export {
   type BucketSpec,

@@ -36,7 +36,8 @@ interface Group {
 const MSG_ID = "Nats-Msg-Id";
 
 export class StreamPublisher {
-  readonly #prefix = createInbox();
+  /** On the connection's own inbox prefix (a user's own `_INBOX_<user>`: nobody else sees it). */
+  readonly #prefix: string;
   /** Token of a message in flight → its group. */
   readonly #pending = new Map<number, Group>();
   #next = 0;
@@ -44,7 +45,10 @@ export class StreamPublisher {
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs = 5000,
+    /** The connection's inbox prefix (`inboxPrefixFor` its user), when it has one of its own. */
+    inboxPrefix?: string,
   ) {
+    this.#prefix = createInbox(inboxPrefix);
     this.#subscribe();
     void (async () => {
       for await (const s of nc.status()) {
@@ -147,11 +151,14 @@ function replyProblem(m: Msg): string | undefined {
   if (m.data.length === 0) return "an empty reply";
   // An acknowledgement is {"stream":…,"seq":…}; an error is {"error":{"code":…,"description":…}}.
   const text = m.string();
-  if (!text.includes('"error"')) return undefined;
+  let reply: { error?: { code?: number; description?: string }; seq?: unknown };
   try {
-    const e = (JSON.parse(text) as { error?: { code?: number; description?: string } }).error;
-    return e === undefined ? undefined : `${e.code ?? "?"} ${e.description ?? "stream error"}`;
+    reply = JSON.parse(text) as typeof reply;
   } catch {
     return `an unreadable reply: ${text.slice(0, 200)}`;
   }
+  if (reply.error !== undefined)
+    return `${reply.error.code ?? "?"} ${reply.error.description ?? "stream error"}`;
+  // Nothing but a stored message's sequence counts as an acknowledgement.
+  return typeof reply.seq === "number" ? undefined : `not an acknowledgement: ${text.slice(0, 200)}`;
 }
