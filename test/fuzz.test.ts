@@ -92,6 +92,8 @@ describe(`API fuzz (FUZZ_SEED=${SEED})`, () => {
     expect(canary.failures, `FUZZ_SEED=${SEED}: the canary's heartbeats and checks`).toEqual([]);
     expect(canary.checks).toBeGreaterThanOrEqual(Math.floor(RUNS / CHECK_EVERY));
     expect(stack.exited(), `FUZZ_SEED=${SEED}: workers`).toEqual([]);
+    // Every process kept to what its NATS user may do (the server runs with nats-auth.conf).
+    expect(stack.violations(), `FUZZ_SEED=${SEED}: permissions violations`).toEqual([]);
     // Every kind of input was tried, refused ones and valid ones answered.
     const labels = new Set([...seen.keys()].map((k) => k.split(" → ")[0]));
     for (const label of [

@@ -13,9 +13,13 @@
  *      the garbage), queries of the ids garbage touched must be answered.
  * Throughout, a canary user stays online and in its channel with its data (tools/lib/canary.ts).
  *
+ * The server runs with nats-auth.conf (tools/lib/stack.ts `AUTH`): the workers as their own
+ * users, the requests as `client`, each garbage message as the component that may publish it.
+ *
  * Prints the figures (inputs, crashes, hangs, 500s, wrong answers, canary checks, RSS of every
  * process before and after) and exits 1 when a worker exited, a request went unanswered, an
- * input got a 500 or a wrong answer, the canary went wrong or a probe failed.
+ * input got a 500 or a wrong answer, the canary went wrong, a probe failed, or the server
+ * logged a permissions violation.
  */
 import { partitionOf, subjects } from "@herald/protocol";
 import { waitFor } from "@herald/testkit";
@@ -128,7 +132,7 @@ async function main(): Promise<number> {
 
   // ---- 2. plain publishes ---------------------------------------------------------------------
   t0 = Date.now();
-  const plainBefore = await plainCounters(stack.admin);
+  const plainBefore = await plainCounters(stack.nc);
   let published = 0;
   let plainLost = 0;
   for (let c = 0; c < chunks; c++) {
@@ -139,11 +143,11 @@ async function main(): Promise<number> {
     // Every publish is counted once the gateway has dealt with it: wait for that (back-pressure).
     const counted = await waitFor(
       async () => {
-        const now = await plainCounters(stack.admin);
+        const now = await plainCounters(stack.nc);
         return total(now) - total(plainBefore) >= published ? now : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 50, what: "the gateway to count the plain publishes" },
-    ).catch(async () => plainCounters(stack.admin));
+    ).catch(async () => plainCounters(stack.nc));
     const missing = published - (total(counted) - total(plainBefore));
     if (missing > 0) {
       plainLost = missing;
@@ -153,7 +157,7 @@ async function main(): Promise<number> {
     if ((c + 1) % 20 === 0 || c === chunks - 1)
       log(`  plain publishes: ${published}/${INPUTS} (${since(t0)})`);
   }
-  const plainAfter = await plainCounters(stack.admin);
+  const plainAfter = await plainCounters(stack.nc);
   const plain = Object.fromEntries(
     Object.entries(plainAfter).map(([k, v]) => [k, v - (plainBefore[k] ?? 0)]),
   );
@@ -164,10 +168,11 @@ async function main(): Promise<number> {
 
   // ---- 3. garbage on internal subjects --------------------------------------------------------
   t0 = Date.now();
-  const gatewayId = await findGatewayId(stack);
+  // One connection per component, each publishing only where that component may.
   const as = new Map<NatsUser, NatsConnection>();
   for (const user of ["gateway", "presence-actor", "status-projector"] as const)
     as.set(user, await stack.connectAs(user, `fuzz-as-${user}`));
+  const gatewayId = await findGatewayId(stack, as.get("gateway") as NatsConnection);
   const garbageArb = garbage({ partitions: PARTITIONS, gatewayId, now: Date.now });
   const families = new Tally();
   let garbageBytes = 0;
@@ -297,7 +302,10 @@ async function main(): Promise<number> {
   canary.stop();
   for (const f of canary.failures) if (!f.includes(" check ")) problems.add("canary", f);
 
-  const deadLetters = await deadLetterCounts(stack);
+  // The dead-letter stream may be read by its owner, presence-actor.
+  const deadLetters = await deadLetterCounts(as.get("presence-actor") as NatsConnection);
+  const violations = stack.violations();
+  for (const v of violations) problems.add("permissions", v);
   longestStep.push(["probes", await maxStepMs(stack)]);
   const rssAfter = stack.rss();
   const crashes = stack.exited();
@@ -327,6 +335,7 @@ async function main(): Promise<number> {
             .join(", ") || "0",
         ],
         ["stats requests answered / unanswered", `${stats.get("answered")} / ${stats.get("unanswered")}`],
+        ["NATS permissions violations", AUTH ? violations.length : "no auth"],
         ["crashes (worker exits)", crashes.length],
         ["hangs (requests without reply)", hangs],
         ["500s", fiveHundreds],
@@ -363,7 +372,8 @@ async function main(): Promise<number> {
     problems.count("canary") > 0 ||
     problems.count("probe") > 0 ||
     problems.count("plain-lost") > 0 ||
-    problems.count("plain-failed") > 0;
+    problems.count("plain-failed") > 0 ||
+    problems.count("permissions") > 0;
   if (failed || problems.print() !== "") log(`\nproblems:\n${problems.print()}`);
   log(`\n${failed ? "FAILED" : "passed"} (seed ${SEED})`);
   return failed ? 1 : 0;
@@ -393,9 +403,10 @@ const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a
  * The running gateway's id (its verdict subject): the subject the owner's verdict on a join
  * comes to.
  */
-async function findGatewayId(stack: Stack): Promise<string> {
-  const sub = stack.admin.subscribe("herald.verdict.*", { max: 1 });
-  await stack.admin.flush();
+async function findGatewayId(stack: Stack, asGateway: NatsConnection): Promise<string> {
+  // Verdicts may be read by gateways only.
+  const sub = asGateway.subscribe("herald.verdict.*", { max: 1 });
+  await asGateway.flush();
   const join = JSON.stringify({ user: "gz-u0", conn: "g0", channel: "gz-room 0" });
   await stack.nc.request(subjects.method("join"), join, { timeout: TIMEOUT_MS });
   for await (const m of sub) return m.subject.slice("herald.verdict.".length);
@@ -403,8 +414,8 @@ async function findGatewayId(stack: Stack): Promise<string> {
 }
 
 /** Messages in the dead-letter stream, by subject (`herald.dlq.<component>`). */
-async function deadLetterCounts(stack: Stack): Promise<Record<string, number>> {
-  const jsm = await jetstreamManager(stack.admin);
+async function deadLetterCounts(nc: NatsConnection): Promise<Record<string, number>> {
+  const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info("HERALD_DLQ", { subjects_filter: ">" });
   return Object.fromEntries(
     Object.entries(info.state.subjects ?? {}).map(([s, n]) => [s.replace("herald.dlq.", ""), n as number]),

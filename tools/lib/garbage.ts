@@ -308,7 +308,6 @@ export function garbage(opts: GarbageOptions): fc.Arbitrary<Garbage> {
         })),
       },
       { weight: 1, arbitrary: anyPayload.map((data) => ({ subject: internalSubjects.factNudge, data })) },
-      { weight: 1, arbitrary: anyPayload.map((data) => ({ subject: "herald.fact.other.=ZZ", data })) },
     )
     .map(
       ({ subject, data }): Garbage => ({

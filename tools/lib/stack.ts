@@ -6,26 +6,21 @@
  */
 import { readFileSync } from "node:fs";
 import { COMPONENTS, type Component, internalSubjects, subjects } from "@herald/protocol";
-import { NatsServer, type NatsServerOptions, StopWaiting, WorkerProcess, waitFor } from "@herald/testkit";
+import { NatsServer, type NatsUser, StopWaiting, WorkerProcess, waitFor } from "@herald/testkit";
 import { type ConnectionOptions, createInbox, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 
 /**
- * Whether the server runs with one NATS user per component (nats-auth.conf). The one line to
- * change once the testkit has `NatsServer.start({ auth: true })`: every connection below then
- * connects as the user named where it is opened — workers with `urlFor(user)` in NATS_URL,
- * the tools' own connections with `optionsFor(user)` (credentials and the user's inbox prefix).
+ * Whether the server runs with one NATS user per component (nats-auth.conf, the testkit's
+ * `auth: true`): the one line to change to run without. Every connection below connects as the
+ * user named where it is opened — workers with `urlFor(user)` in NATS_URL, the tools' own
+ * connections with `optionsFor(user)` (credentials and the user's inbox prefix) — so garbage
+ * reaches a subject only from a user allowed to publish there.
  */
-export const AUTH: boolean = false;
+export const AUTH: boolean = true;
 
-/** Who a connection acts as: a component, an API client, or an operator (admin requests). */
-export type NatsUser = Component | "client" | "admin";
-
-/** The testkit's auth API, reached without depending on it before it exists. */
-interface WithUsers {
-  urlFor(user: NatsUser): string;
-  optionsFor(user: NatsUser): ConnectionOptions;
-}
+/** Who a connection acts as: a component, an API client, or an operator (stats requests). */
+export type { NatsUser };
 
 export interface StackOptions {
   /** HERALD_PARTITIONS (the same for every process). */
@@ -83,11 +78,10 @@ export class Stack implements AsyncDisposable {
 
   /** Starts nats-server and one of each worker, and waits until they serve. */
   static async start(opts: StackOptions): Promise<Stack> {
-    const serverOpts: NatsServerOptions & { auth?: boolean } = {
+    const server = await NatsServer.start({
+      auth: AUTH,
       ...(opts.serverConfig !== undefined ? { extraConfig: opts.serverConfig } : {}),
-      ...(AUTH ? { auth: true } : {}),
-    };
-    const server = await NatsServer.start(serverOpts);
+    });
     let stack: Stack | undefined;
     try {
       const nc = await connect({ ...optionsFor(server, "client"), name: "herald-tools" });
@@ -130,6 +124,11 @@ export class Stack implements AsyncDisposable {
   checkAlive(): void {
     const gone = this.exited();
     if (gone.length > 0) throw new StopWaiting(gone.join("\n"));
+  }
+
+  /** The server's log lines that report a permissions violation (none without auth). */
+  violations(): string[] {
+    return AUTH ? this.server.permissionViolations() : [];
   }
 
   /** RSS of nats-server and of every worker, by name. */
@@ -214,9 +213,9 @@ export class Stack implements AsyncDisposable {
 }
 
 function urlFor(server: NatsServer, user: NatsUser): string {
-  return AUTH ? (server as unknown as WithUsers).urlFor(user) : server.url;
+  return AUTH ? server.urlFor(user) : server.url;
 }
 
 function optionsFor(server: NatsServer, user: NatsUser): ConnectionOptions {
-  return AUTH ? (server as unknown as WithUsers).optionsFor(user) : { servers: server.url };
+  return AUTH ? server.optionsFor(user) : { servers: server.url };
 }
