@@ -91,7 +91,7 @@ export const INT_VARIABLES = {
   },
   leaseTtlMs: { variable: "HERALD_LEASE_TTL_MS", fallback: 5000, min: 500, max: 60_000 },
   maxConnsPerUser: { variable: "HERALD_MAX_CONNS_PER_USER", fallback: 16, min: 1, max: 10_000 },
-  maxChannelsPerConn: { variable: "HERALD_MAX_CHANNELS_PER_CONN", fallback: 32, min: 1, max: 10_000 },
+  maxChannelsPerConn: { variable: "HERALD_MAX_CHANNELS_PER_CONN", fallback: 16, min: 1, max: 10_000 },
   offlineRetentionMs: {
     variable: "HERALD_OFFLINE_RETENTION_MS",
     fallback: 30 * DAY_MS,

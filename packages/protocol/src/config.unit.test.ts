@@ -40,7 +40,7 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
     expect(config.snapshotIntervalMs).toBe(60_000);
     expect(config.leaseTtlMs).toBe(5000);
     expect(config.maxConnsPerUser).toBe(16);
-    expect(config.maxChannelsPerConn).toBe(32);
+    expect(config.maxChannelsPerConn).toBe(16);
     expect(config.offlineRetentionMs).toBe(30 * 86_400_000);
     expect(config.userRate).toBe(100);
     expect(config.clientRate).toBe(5000);
