@@ -1198,7 +1198,7 @@ describe("limits (HERALD_MAX_CONNS_PER_USER, HERALD_MAX_CHANNELS_PER_CONN)", () 
 });
 
 describe("the cost of a step at the default limits", () => {
-  it("no step takes more than 50 ms, whatever one user at every limit does", () => {
+  it("no step takes more than 50 ms of CPU, whatever one user at every limit does", () => {
     const c = loadConfig({});
     const opts = {
       ...OPTS,
@@ -1216,13 +1216,15 @@ describe("the cost of a step at the default limits", () => {
     expect(sim.partition.users.get(U)?.context.conns.length).toBe(opts.maxConns);
     let slowest = 0;
     let n = 0;
-    // The partition's own work (not the test's decoding of its outputs).
+    // The partition's own work (not the test's decoding of its outputs), in CPU time: the wall
+    // time of a step also counts other processes' turns when the machine is busy.
     const timed = (step: Step) => {
       const out: Output[] = [];
-      const started = performance.now();
+      const started = process.cpuUsage();
       if ("advance" in step) sim.partition.advance(step.advance, out);
       else sim.partition.apply(step, `s${n++}`, out);
-      const ms = performance.now() - started;
+      const used = process.cpuUsage(started);
+      const ms = (used.user + used.system) / 1000;
       if (process.env.STEP_TIMES) console.log(JSON.stringify(step).slice(0, 60), ms.toFixed(1));
       slowest = Math.max(slowest, ms);
     };
