@@ -8,7 +8,8 @@
  *   2. plain publishes of the same inputs (no reply subject): every one must be counted by the
  *      gateway (appended, dropped as invalid, ignored query), none failed;
  *   3. --garbage messages on the internal subjects, each published as the component allowed to
- *      (tools/lib/garbage.ts), and malformed stats requests;
+ *      (tools/lib/garbage.ts), in chunks of 1000, each chunk followed by a barrier (a join on
+ *      every partition, applied and projected) before the next; and malformed stats requests;
  *   4. probes: a join on every partition must be applied and projected (nothing stuck behind
  *      the garbage), queries of the ids garbage touched must be answered.
  * Throughout, a canary user stays online and in its channel with its data (tools/lib/canary.ts).
@@ -21,6 +22,8 @@
  * input got a 500 or a wrong answer, the canary went wrong, a probe failed, or the server
  * logged a permissions violation.
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { partitionOf, subjects } from "@herald/protocol";
 import { waitFor } from "@herald/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -78,8 +81,9 @@ async function main(): Promise<number> {
   await using stack = await Stack.start({
     partitions: PARTITIONS,
     serverConfig: "max_payload: 2MB",
-    // Dead letters and invalid KV values are logged as warnings, one per garbage message.
-    env: { LOG_LEVEL: "error", PRESENCE_MAX_TTL_MS: String(MAX_TTL_MS) },
+    // Info: partitions taken and given back, snapshots; the garbage phase adds a warning per
+    // dead letter and invalid KV value. Kept in files (the end of the run prints where).
+    env: { LOG_LEVEL: "info", PRESENCE_MAX_TTL_MS: String(MAX_TTL_MS) },
   });
   const canary = new Canary(await stack.connectAs("client", "fuzz-canary"), {
     tag: String(SEED),
@@ -167,6 +171,53 @@ async function main(): Promise<number> {
   longestStep.push(["plain publishes", await maxStepMs(stack)]);
 
   // ---- 3. garbage on internal subjects --------------------------------------------------------
+  // A barrier: a join of a probe user on every partition, with `tag` in its data, applied (its
+  // owner's verdict) and projected (presence shows it). Commands, facts and KV values are each
+  // taken in order, so once it passes, everything published before it has been dealt with.
+  const probeRoom = `gz-probe room ${SEED}`;
+  const probes: string[] = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    let k = 0;
+    while (partitionOf(`gz-probe-${p}-${k}`, PARTITIONS) !== p) k++;
+    probes.push(`gz-probe-${p}-${k}`);
+  }
+  let longestBarrierMs = 0;
+  const barrier = async (tag: string): Promise<true> => {
+    const t = Date.now();
+    for (const user of probes) {
+      const input: ApiInput = {
+        label: "probe",
+        method: "join",
+        body: JSON.stringify({ user, conn: "probe", channel: probeRoom, data: { tag } }),
+        expect: { kind: "valid" },
+      };
+      const j = judge(input, await ask(stack.nc, input, TIMEOUT_MS));
+      if (j.outcome !== "result")
+        problems.add("probe", `barrier ${tag}, ${user}: ${j.problem?.detail ?? j.outcome}`);
+    }
+    await waitFor(
+      async () => {
+        const m = await stack.nc.request(
+          subjects.method("presence"),
+          JSON.stringify({ channel: probeRoom }),
+          {
+            timeout: 5000,
+          },
+        );
+        const members = m.json<{ result?: { members: { user: string; data: { tag?: string } }[] } }>().result
+          ?.members;
+        return probes.every((u) => members?.some((x) => x.user === u && x.data.tag === tag));
+      },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 50,
+        what: `barrier ${tag}: a join on every partition applied and projected`,
+      },
+    );
+    longestBarrierMs = Math.max(longestBarrierMs, Date.now() - t);
+    return true;
+  };
+
   t0 = Date.now();
   // One connection per component, each publishing only where that component may.
   const as = new Map<NatsUser, NatsConnection>();
@@ -191,6 +242,9 @@ async function main(): Promise<number> {
     }
     await Promise.all([...as.values()].map((nc) => nc.flush()));
     done += batch.length;
+    // Paced: the next chunk goes once this one has been dealt with. (Unpaced, 50,000 messages in
+    // seconds are a load test of nats-server, not of how the workers take bad input.)
+    await barrier(`garbage ${c}`).catch((err: Error) => problems.add("probe", err.message));
     if ((c + 1) % 10 === 0 || done >= GARBAGE) log(`  garbage: ${done}/${GARBAGE} (${since(t0)})`);
   }
   // Stats requests with bodies that are not what an operator sends: each should be answered.
@@ -210,35 +264,7 @@ async function main(): Promise<number> {
 
   // ---- 4. probes ------------------------------------------------------------------------------
   t0 = Date.now();
-  const probeRoom = `gz-probe room ${SEED}`;
-  const probes: string[] = [];
-  for (let p = 0; p < PARTITIONS; p++) {
-    let k = 0;
-    while (partitionOf(`gz-probe-${p}-${k}`, PARTITIONS) !== p) k++;
-    probes.push(`gz-probe-${p}-${k}`);
-  }
-  for (const user of probes) {
-    const input: ApiInput = {
-      label: "probe",
-      method: "join",
-      body: JSON.stringify({ user, conn: "probe", channel: probeRoom, data: { user } }),
-      expect: { kind: "valid" },
-    };
-    const j = judge(input, await ask(stack.nc, input, TIMEOUT_MS));
-    if (j.outcome !== "result") problems.add("probe", `${user}: ${j.problem?.detail ?? j.outcome}`);
-  }
-  const projected = await waitFor(
-    async () => {
-      const m = await stack.nc.request(subjects.method("presence"), JSON.stringify({ channel: probeRoom }), {
-        timeout: 5000,
-      });
-      const members = (m.json<{ result?: { members: { user: string }[] } }>().result?.members ?? []).map(
-        (x) => x.user,
-      );
-      return probes.every((u) => members.includes(u));
-    },
-    { timeoutMs: 120_000, intervalMs: 200, what: "a join on every partition to be applied and projected" },
-  ).catch((err: Error) => {
+  const projected = await barrier("end").catch((err: Error) => {
     problems.add("probe", err.message);
     return false;
   });
@@ -343,6 +369,7 @@ async function main(): Promise<number> {
         ["canary checks (failed)", `${canary.checks} (${problems.count("canary")})`],
         ["canary heartbeats", canary.heartbeats],
         ["probe: every partition applied and projected", projected === true ? "yes" : "NO"],
+        ["longest wait for a chunk of garbage to be dealt with", `${longestBarrierMs} ms`],
         [
           "presence-actor longest step, so far after each phase",
           longestStep.map(([phase, ms]) => `${phase} ${ms} ms`).join(", "),
@@ -375,6 +402,8 @@ async function main(): Promise<number> {
     problems.count("plain-failed") > 0 ||
     problems.count("permissions") > 0;
   if (failed || problems.print() !== "") log(`\nproblems:\n${problems.print()}`);
+  const logs = stack.saveLogs(join(tmpdir(), `herald-fuzz-${SEED}-${process.pid}`));
+  log(`\nlogs: ${logs.join(" ")}`);
   log(`\n${failed ? "FAILED" : "passed"} (seed ${SEED})`);
   return failed ? 1 : 0;
 }

@@ -332,7 +332,8 @@ async function main(): Promise<number> {
 
   // Everyone connects: one or two conns each, their first heartbeats spread over one period.
   for (const user of users) {
-    for (let i = int(1, 2); i > 0; i--) connect(user, int(0, HEARTBEAT_MS));
+    // Joins spread over three periods: at once they would be more than MAX_IN_FLIGHT.
+    for (let i = int(1, 2); i > 0; i--) connect(user, int(0, 3 * HEARTBEAT_MS));
     for (const c of liveConns(user)) c.nextHeartbeatAt = Date.now() + int(0, HEARTBEAT_MS);
   }
   const canary = new Canary(await stack.connectAs("client", "soak-canary"), {

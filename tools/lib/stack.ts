@@ -4,7 +4,8 @@
  * (testkit `WorkerProcess`), plus connections "as" a given NATS user, the processes' RSS and
  * their `herald.admin.stats.<component>` answers.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { COMPONENTS, type Component, internalSubjects, subjects } from "@herald/protocol";
 import { NatsServer, type NatsUser, StopWaiting, WorkerProcess, waitFor } from "@herald/testkit";
 import { type ConnectionOptions, createInbox, type NatsConnection } from "@nats-io/nats-core";
@@ -129,6 +130,19 @@ export class Stack implements AsyncDisposable {
   /** The server's log lines that report a permissions violation (none without auth). */
   violations(): string[] {
     return AUTH ? this.server.permissionViolations() : [];
+  }
+
+  /** Writes each worker's output and the server's log to `dir`; returns the files. */
+  saveLogs(dir: string): string[] {
+    mkdirSync(dir, { recursive: true });
+    const files = this.workers.map((w) => {
+      const file = join(dir, `${w.name}-${w.pid}.log`);
+      writeFileSync(file, w.output);
+      return file;
+    });
+    const server = join(dir, "nats-server.log");
+    writeFileSync(server, this.server.log());
+    return [...files, server];
   }
 
   /** RSS of nats-server and of every worker, by name. */
