@@ -47,22 +47,29 @@ function serveStats(nc: NatsConnection, component: Component, app: App, log: Log
   nc.subscribe(internalSubjects.stats(component), {
     callback: (err, m) => {
       if (err !== null) return;
+      // Any body but `{"gc": true}` asks for the stats as they are: every request gets them.
+      let wantGc = false;
       try {
-        const body = m.data.length > 0 ? (JSON.parse(m.string()) as { gc?: boolean }) : {};
+        const body: unknown = m.data.length > 0 ? JSON.parse(m.string()) : {};
+        wantGc = typeof body === "object" && body !== null && (body as { gc?: unknown }).gc === true;
+      } catch {
+        log.debug("stats request with a body that is not JSON; answering without a GC");
+      }
+      try {
         const gc = (globalThis as { gc?: () => void }).gc;
-        if (body.gc === true && gc !== undefined) gc();
+        if (wantGc && gc !== undefined) gc();
         m.respond(
           JSON.stringify({
             component,
             pid: process.pid,
             uptime_ms: Math.round(process.uptime() * 1000),
             memory: process.memoryUsage(),
-            gc: body.gc === true && gc !== undefined,
+            gc: wantGc && gc !== undefined,
             ...app.stats?.(),
           }),
         );
       } catch (e) {
-        log.warn({ err: e }, "bad stats request");
+        log.warn({ err: e }, "answering a stats request failed");
       }
     },
   });
