@@ -43,7 +43,7 @@ export interface ApiCounters {
   readonly plain_failed: number;
   /** Plain-published queries: nobody to answer. */
   readonly plain_ignored: number;
-  /** Requests ignored because their reply subject is not an `_INBOX.` one. */
+  /** Requests ignored because their reply subject is internal (Herald's, the API's, the server's). */
   readonly bad_reply_subject: number;
 }
 
@@ -55,8 +55,8 @@ const INVALID: ReadonlySet<number> = new Set([
   ErrorCode.TooLarge,
 ]);
 
-/** Requesters' inboxes: the only subjects the gateway answers on (the `client` user's). */
-const REPLY_PREFIX = "_INBOX.";
+/** Reply subjects the gateway never answers on: Herald's own, the API's, the server's (`$JS`, `$KV`…). */
+const INTERNAL_REPLY_PREFIXES = ["herald.", "presence.", "$"];
 
 /** Room left in a reply for the micro-service headers. */
 const REPLY_HEADROOM_BYTES = 4096;
@@ -174,11 +174,12 @@ export class ApiService {
       await this.#servePlain(method, msg.data, dispatcher, log);
       return;
     }
-    // Answers go to the requester's inbox only: a reply subject elsewhere (a stream's subject,
-    // say) would make the gateway write there with its own permissions.
-    if (!msg.reply.startsWith(REPLY_PREFIX)) {
+    // Never answer onto a subject of Herald's or of the server's (a stream's subject, say): the
+    // gateway would write there with its own permissions. Any other inbox gets its answer.
+    const reply = msg.reply;
+    if (INTERNAL_REPLY_PREFIXES.some((prefix) => reply.startsWith(prefix))) {
       this.#counters.bad_reply_subject++;
-      this.#failedLog.warn(log, { method }, "ignoring a request whose reply subject is not an inbox");
+      this.#failedLog.warn(log, { method }, "ignoring a request whose reply subject is internal");
       return;
     }
     let body: Uint8Array;
