@@ -8,6 +8,7 @@
  * The contract's numbers are written out here rather than imported from the code under test,
  * so that a limit that moves in the code is caught.
  */
+import { COMMAND_METHODS, QUERY_METHODS } from "@herald/protocol";
 import fc from "fast-check";
 
 export const CONTRACT = {
@@ -28,26 +29,9 @@ export const CONTRACT = {
   echoMaxChars: 120,
 } as const;
 
-export const COMMANDS = [
-  "heartbeat",
-  "disconnect",
-  "update_user_status",
-  "delete_user_status",
-  "join",
-  "update",
-  "leave",
-  "set_status",
-] as const;
-export const QUERIES = [
-  "get_user_status",
-  "presence",
-  "presence_stats",
-  "channel_users",
-  "user_channels",
-  "is_present",
-  "history",
-  "status_at",
-] as const;
+/** Method names come from the contract package; the limits above are written out on purpose. */
+export const COMMANDS = COMMAND_METHODS;
+export const QUERIES = QUERY_METHODS;
 export const METHODS: readonly string[] = [...COMMANDS, ...QUERIES];
 export type Method = (typeof COMMANDS)[number] | (typeof QUERIES)[number];
 
