@@ -175,27 +175,32 @@ export function parseParams(method: string, params: unknown, opts: ParseOptions)
 }
 
 /**
- * Parses a request body (UTF-8 JSON; empty means `{}`) for `method`. Throws HeraldError:
- * 404 unknown method, 413 too large, 400 anything else wrong.
+ * Decodes a request body: UTF-8 JSON, empty meaning `{}`. Throws HeraldError: 413 over
+ * `limits.requestMaxBytes`, 400 for anything that is not UTF-8 JSON.
  */
-export function parseRequest(method: string, body: Uint8Array, opts: ParseOptions): ApiRequest {
-  if (!isMethod(method)) throw new UnknownMethodError(method);
+export function decodeBody(body: Uint8Array): unknown {
   if (body.length > limits.requestMaxBytes) {
     throw new TooLargeError(
       `request body has ${body.length} bytes; at most ${limits.requestMaxBytes} are allowed`,
     );
   }
-  let params: unknown = {};
-  if (body.length > 0) {
-    try {
-      params = json.decode(body);
-    } catch (err) {
-      if (err instanceof SyntaxError) {
-        throw new InvalidParamsError(`body is not valid JSON: ${echo((err as Error).message)}`);
-      }
-      if (err instanceof RangeError) throw new InvalidParamsError("body is not valid JSON: nested too deep");
-      throw new InvalidParamsError("body is not valid UTF-8");
+  if (body.length === 0) return {};
+  try {
+    return json.decode(body);
+  } catch (err) {
+    if (err instanceof SyntaxError) {
+      throw new InvalidParamsError(`body is not valid JSON: ${echo((err as Error).message)}`);
     }
+    if (err instanceof RangeError) throw new InvalidParamsError("body is not valid JSON: nested too deep");
+    throw new InvalidParamsError("body is not valid UTF-8");
   }
-  return parseParams(method, params, opts);
+}
+
+/**
+ * Parses a request body (UTF-8 JSON; empty means `{}`) for `method`. Throws HeraldError:
+ * 404 unknown method, 413 too large, 400 anything else wrong.
+ */
+export function parseRequest(method: string, body: Uint8Array, opts: ParseOptions): ApiRequest {
+  if (!isMethod(method)) throw new UnknownMethodError(method);
+  return parseParams(method, decodeBody(body), opts);
 }

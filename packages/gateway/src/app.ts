@@ -8,13 +8,17 @@
  * (windows) and appender.ts (batching, over a publish function); the adapters are service.ts
  * (micro service), kv-feed.ts (KV watches), verdicts.ts (the owners' verdicts) and event-log.ts.
  */
-import { encodeCommandBatch, internalSubjects } from "@herald/protocol";
-import type { App, WorkerContext } from "@herald/runtime";
+import { hostname } from "node:os";
+import { encodeCommandBatch, internalSubjects, SERVICE_NAME } from "@herald/protocol";
+import type { App, HealthReason, WorkerContext } from "@herald/runtime";
 import { nuid } from "@nats-io/nats-core";
+import { Svcm } from "@nats-io/services";
 import { BatchingAppender, type PublishBatch } from "./appender.js";
 import { Dispatcher } from "./dispatcher.js";
 import { JetStreamEventLog } from "./event-log.js";
+import type { NodeInfo } from "./http/centrifugo.js";
 import { KvFeed } from "./kv-feed.js";
+import { GatewayMetrics } from "./metrics.js";
 import { ApiService } from "./service.js";
 import { tuning } from "./tuning.js";
 import { VerdictInbox } from "./verdicts.js";
@@ -39,7 +43,24 @@ export interface GatewayOptions {
 export interface GatewayApp extends App {
   /** Resolves once the view has loaded the KV buckets; queries answer 503 until then. */
   ready(): Promise<void>;
+  /** The one dispatcher of every transport. */
+  readonly dispatcher: Dispatcher;
+  /** Every running gateway (this one included), as Centrifugo's `info` lists nodes. */
+  nodes(): Promise<NodeInfo[]>;
+  health(): HealthReason;
 }
+
+/** What a gateway says of itself in the service's stats, for the others' `nodes()`. */
+interface NodeStats {
+  readonly name: string;
+  readonly num_clients: number;
+  readonly num_users: number;
+  readonly num_channels: number;
+}
+
+/** How long `nodes()` waits for the gateways' answers: at most, and after the last one. */
+const NODES_MAX_WAIT_MS = 1000;
+const NODES_STALL_MS = 100;
 
 export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Promise<GatewayApp> {
   const { config, nc, jsm, log } = ctx;
@@ -48,6 +69,7 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
   const retries = opts.publishAttempts ?? tuning.publishAttempts;
   // This process's name in reply tokens and command batch ids.
   const id = nuid.next();
+  let metrics: GatewayMetrics | undefined;
   const publish: PublishBatch = async (partition, cmds, msgId) => {
     // A retry carries the same id, so the stream stores the batch once.
     await js.publish(internalSubjects.commands(partition), encodeCommandBatch(cmds), {
@@ -55,6 +77,7 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
       timeout,
       retries,
     });
+    metrics?.appended(cmds.length);
   };
   const appender = new BatchingAppender({
     partitions: config.partitions,
@@ -66,6 +89,14 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
   const view = new PresenceView();
   const feed = await KvFeed.start(nc, view, log);
   const verdicts = new VerdictInbox(nc, id, opts.verdictTimeoutMs ?? tuning.verdictTimeoutMs, log);
+  const gauges = new GatewayMetrics(ctx.metrics, {
+    view,
+    viewReady: () => feed.ready,
+    pendingBatches: () => appender.stats().pending_batches,
+    verdictsWaiting: () => verdicts.waiting,
+    websocketClients: () => 0,
+  });
+  metrics = gauges;
   const dispatcher = new Dispatcher({
     config,
     appender,
@@ -74,13 +105,24 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
     verdicts,
     events: new JetStreamEventLog(js, jsm, log),
     now: opts.now ?? Date.now,
+    observe: (method, command, code, seconds) => gauges.served(method, command, code, seconds),
   });
+  const node = (): NodeStats => {
+    const t = view.totals();
+    return {
+      name: `${hostname()}:${process.pid}`,
+      num_clients: t.conns,
+      num_users: t.online + t.away,
+      num_channels: t.channels,
+    };
+  };
   let api: ApiService;
   try {
     api = await ApiService.start(nc, dispatcher, log, () => ({
       ...appender.stats(),
       view: { ...feed.stats(), ...view.counts },
       verdicts_waiting: verdicts.waiting,
+      node: node(),
     }));
   } catch (err) {
     verdicts.close();
@@ -89,7 +131,29 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
   }
   void feed.whenReady().then(() => log.info(view.counts, "gateway view loaded"));
   log.info({ partitions: config.partitions }, "gateway ready");
+  const services = new Svcm(nc).client({
+    strategy: "stall",
+    maxWait: NODES_MAX_WAIT_MS,
+    stall: NODES_STALL_MS,
+  });
+  const nodes = async (): Promise<NodeInfo[]> => {
+    const found: NodeInfo[] = [];
+    for await (const s of await services.stats(SERVICE_NAME)) {
+      const data = s.endpoints?.[0]?.data as { node?: NodeStats } | undefined;
+      if (data?.node === undefined) continue;
+      found.push({
+        uid: s.id,
+        version: s.version,
+        uptime: Math.max(0, Math.floor((Date.now() - Date.parse(s.started)) / 1000)),
+        ...data.node,
+      });
+    }
+    return found.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+  };
   return {
+    dispatcher,
+    nodes,
+    health: () => (feed.ready ? undefined : "the view of the KV buckets is still loading"),
     ready: () => feed.whenReady(),
     stats: () => ({ ...appender.stats(), view: { ...feed.stats(), ...view.counts } }),
     async close() {

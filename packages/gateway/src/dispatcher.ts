@@ -10,10 +10,15 @@ import {
   type ApiRequest,
   type Command,
   type Config,
+  decodeBody,
   echo,
   HeraldError,
-  parseRequest,
+  isCommandMethod,
+  isMethod,
+  parseParams,
   RateLimitedError,
+  toHeraldError,
+  UnknownMethodError,
 } from "@herald/protocol";
 import type { BatchingAppender } from "./appender.js";
 import { type CommandRequest, isCommandRequest, needsVerdict, toCommands } from "./commands.js";
@@ -33,6 +38,8 @@ export interface DispatcherDeps {
   readonly events: EventLog;
   /** Unix milliseconds: the stamp of commands and the "now" of queries. */
   readonly now: () => number;
+  /** Told of every request served: its method, whether a command, its error code (undefined: a result) and time taken. */
+  readonly observe?: (method: string, command: boolean, code: number | undefined, seconds: number) => void;
 }
 
 /** The `result` of a reply. */
@@ -74,9 +81,36 @@ export class Dispatcher {
   /**
    * Parses `body` for `method` and serves it. Throws HeraldError (400, 404, 409, 413, 429, 503).
    */
-  async handle(method: string, body: Uint8Array, caller: Caller = ANSWERED): Promise<Result> {
+  handle(method: string, body: Uint8Array, caller: Caller = ANSWERED): Promise<Result> {
+    return this.#observed(method, () => {
+      if (!isMethod(method)) throw new UnknownMethodError(method);
+      return this.#serve(method, decodeBody(body), caller);
+    });
+  }
+
+  /** {@link handle} of params already decoded from JSON (a command of an HTTP batch). */
+  handleParams(method: string, params: unknown, caller: Caller = ANSWERED): Promise<Result> {
+    return this.#observed(method, () => this.#serve(method, params, caller));
+  }
+
+  async #observed(method: string, work: () => Promise<Result>): Promise<Result> {
+    const observe = this.#deps.observe;
+    if (observe === undefined) return work();
+    const started = performance.now();
+    const command = isCommandMethod(method);
+    try {
+      const result = await work();
+      observe(method, command, undefined, (performance.now() - started) / 1000);
+      return result;
+    } catch (err) {
+      observe(method, command, toHeraldError(err).code, (performance.now() - started) / 1000);
+      throw err;
+    }
+  }
+
+  async #serve(method: string, params: unknown, caller: Caller): Promise<Result> {
     const nowMs = this.#deps.now();
-    const req = parseRequest(method, body, { maxTtlMs: this.#deps.config.maxTtlMs, nowMs });
+    const req = parseParams(method, params, { maxTtlMs: this.#deps.config.maxTtlMs, nowMs });
     if (caller.client !== undefined && !this.#clients.takeOne(caller.client, 1, nowMs)) {
       throw this.#limited(this.#clients, caller.client, "client");
     }

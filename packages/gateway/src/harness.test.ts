@@ -16,7 +16,7 @@ import {
   streams,
   subjects,
 } from "@herald/protocol";
-import { ensureResources } from "@herald/runtime";
+import { createRegistry, ensureResources } from "@herald/runtime";
 import { failTest, NatsServer, type NatsServerOptions, waitFor } from "@herald/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
@@ -81,7 +81,10 @@ export async function startHarness(
       const gnc = await connect({ servers: server.url, name: "herald-gateway" });
       conns.push(gnc);
       const jsm = await jetstreamManager(gnc);
-      const app = await start({ config, log, nc: gnc, jsm, fatal: failTest }, gatewayOpts);
+      const app = await start(
+        { config, log, nc: gnc, jsm, metrics: createRegistry("gateway"), fatal: failTest },
+        gatewayOpts,
+      );
       gateways.push(app);
       return app;
     };

@@ -39,15 +39,28 @@ export class PresenceView {
   readonly #byChannel = new Map<string, Map<string, MemberDoc>>();
   /** user → member key → member. */
   readonly #byUser = new Map<string, Map<string, MemberDoc>>();
+  /** Users by the status others see, and live conns, kept as documents come and go. */
+  readonly #byStatus = { online: 0, away: 0, offline: 0 };
+  #conns = 0;
 
   // ---- updates (from the KV watches) ---------------------------------------------------------
 
   putStatus(key: string, doc: StatusDoc): void {
+    this.#uncount(this.#status.get(key));
     this.#status.set(key, doc);
+    this.#byStatus[doc.status]++;
+    this.#conns += doc.conns;
   }
 
   deleteStatus(key: string): void {
+    this.#uncount(this.#status.get(key));
     this.#status.delete(key);
+  }
+
+  #uncount(doc: StatusDoc | undefined): void {
+    if (doc === undefined) return;
+    this.#byStatus[doc.status]--;
+    this.#conns -= doc.conns;
   }
 
   putMember(key: string, doc: MemberDoc): void {
@@ -67,6 +80,26 @@ export class PresenceView {
 
   get counts(): { users: number; members: number } {
     return { users: this.#status.size, members: this.#members.size };
+  }
+
+  /**
+   * Users by the status others see (offline: known, with no live conn: an invisible user is
+   * offline here), live conns, channels with a member and members.
+   */
+  totals(): {
+    online: number;
+    away: number;
+    offline: number;
+    conns: number;
+    channels: number;
+    members: number;
+  } {
+    return {
+      ...this.#byStatus,
+      conns: this.#conns,
+      channels: this.#byChannel.size,
+      members: this.#members.size,
+    };
   }
 
   // ---- queries -------------------------------------------------------------------------------

@@ -145,3 +145,24 @@ describe("channel queries", () => {
     expect(view.counts.members).toBe(5);
   });
 });
+
+describe("totals (the gauges of /metrics)", () => {
+  it("follow documents as they are replaced and deleted", () => {
+    const view = withStatus(
+      status({ user: "a", status: "online", conns: 2 }),
+      status({ user: "b", status: "away", conns: 1 }),
+      status({ user: "c", status: "offline" }),
+    );
+    expect(view.totals()).toMatchObject({ online: 1, away: 1, offline: 1, conns: 3 });
+    view.putStatus(encodeToken("a"), status({ user: "a", status: "away", conns: 1 }));
+    view.deleteStatus(encodeToken("c"));
+    view.deleteStatus(encodeToken("nobody"));
+    expect(view.totals()).toMatchObject({ online: 0, away: 2, offline: 0, conns: 2 });
+    view.putMember(memberKey("room", "a", "1"), member("room", "a", "1"));
+    view.putMember(memberKey("room", "b", "1"), member("room", "b", "1"));
+    view.putMember(memberKey("hall", "b", "1"), member("hall", "b", "1"));
+    expect(view.totals()).toMatchObject({ channels: 2, members: 3 });
+    view.deleteMember(memberKey("hall", "b", "1"));
+    expect(view.totals()).toMatchObject({ channels: 1, members: 2 });
+  });
+});

@@ -8,7 +8,7 @@ import {
   streams,
   subjects,
 } from "@herald/protocol";
-import { type App, ensureResources } from "@herald/runtime";
+import { type App, createRegistry, ensureResources } from "@herald/runtime";
 import { failTest, NatsServer, waitFor } from "@herald/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -57,7 +57,14 @@ describe("presence-actor", () => {
     };
     const run = async (): Promise<Running> => {
       const anc = await connect({ servers: server.url });
-      const app = await start({ config, log, nc: anc, jsm: await jetstreamManager(anc), fatal: failTest });
+      const app = await start({
+        config,
+        log,
+        nc: anc,
+        jsm: await jetstreamManager(anc),
+        metrics: createRegistry("presence-actor"),
+        fatal: failTest,
+      });
       const running = { app, nc: anc };
       cleanup.push(async () => {
         await app.close();

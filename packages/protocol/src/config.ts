@@ -51,7 +51,23 @@ export interface Config {
   readonly userRate: number;
   /** HERALD_CLIENT_RATE: requests per second per client connection, per gateway (429 beyond). */
   readonly clientRate: number;
+  /** HTTP_ADDR: the gateway's HTTP listener (API, health, metrics); undefined when `off`. */
+  readonly httpAddr: ListenAddress | undefined;
+  /** HTTP_API_KEY: the key HTTP API callers must present; undefined leaves the API open (loopback only). */
+  readonly httpApiKey: string | undefined;
+  /** METRICS_ADDR: presence-actor's and status-projector's listener for /metrics and /health. */
+  readonly metricsAddr: ListenAddress | undefined;
 }
+
+/** A `host:port` to listen on (port 0: any free port). */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+  /** Whether only this machine can connect (127.0.0.0/8, ::1, localhost). */
+  readonly loopback: boolean;
+}
+
+export const DEFAULT_HTTP_ADDR = "127.0.0.1:8000";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -101,6 +117,29 @@ export const INT_VARIABLES = {
   userRate: { variable: "HERALD_USER_RATE", fallback: 100, min: 1, max: 1_000_000 },
   clientRate: { variable: "HERALD_CLIENT_RATE", fallback: 5000, min: 1, max: 10_000_000 },
 } as const satisfies Record<string, IntSpec>;
+
+/** Reads `host:port` (IPv6 hosts in brackets); undefined for `off` (and for unset when `fallback` is). */
+function readAddress(
+  env: Env,
+  variable: string,
+  fallback: string | undefined,
+  problems: ConfigProblem[],
+): ListenAddress | undefined {
+  const raw = env[variable]?.trim() || fallback;
+  if (raw === undefined || raw.toLowerCase() === "off") return undefined;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(raw);
+  const port = m === null ? Number.NaN : Number(m[3]);
+  if (m === null || port > 65535) {
+    problems.push({
+      variable,
+      message: `must be host:port (port 0 to 65535; [::1]:port for IPv6) or off, got ${JSON.stringify(raw)}`,
+    });
+    return undefined;
+  }
+  const host = (m[1] ?? m[2]) as string;
+  const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return { host, port, loopback };
+}
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 // The Node transport speaks the NATS protocol over TCP (optionally TLS), not WebSocket.
@@ -210,11 +249,25 @@ export function loadConfig(env: Env): Config {
     });
   }
   const nats = readNats(env, problems);
+  const httpAddr = readAddress(env, "HTTP_ADDR", DEFAULT_HTTP_ADDR, problems);
+  const metricsAddr = readAddress(env, "METRICS_ADDR", undefined, problems);
+  const rawKey = env.HTTP_API_KEY;
+  const httpApiKey = rawKey === undefined || rawKey === "" ? undefined : rawKey;
+  if (httpApiKey !== undefined && !/^[\x21-\x7e]{16,512}$/.test(httpApiKey)) {
+    // Not echoing the key: it does not belong in a log.
+    problems.push({
+      variable: "HTTP_API_KEY",
+      message: "must be 16 to 512 printable ASCII characters without spaces",
+    });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     nats: Object.freeze({ ...nats, servers: Object.freeze([...nats.servers]) }),
     ...ints,
     logLevel: level as LogLevel,
     logFormat: format as LogFormat,
+    httpAddr: httpAddr === undefined ? undefined : Object.freeze(httpAddr),
+    httpApiKey,
+    metricsAddr: metricsAddr === undefined ? undefined : Object.freeze(metricsAddr),
   });
 }

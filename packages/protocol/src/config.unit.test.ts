@@ -44,6 +44,9 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
     expect(config.offlineRetentionMs).toBe(30 * 86_400_000);
     expect(config.userRate).toBe(100);
     expect(config.clientRate).toBe(5000);
+    expect(config.httpAddr).toEqual({ host: "127.0.0.1", port: 8000, loopback: true });
+    expect(config.httpApiKey).toBeUndefined();
+    expect(config.metricsAddr).toBeUndefined();
   });
 
   it("treats empty and blank values as unset", () => {
@@ -71,6 +74,9 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
       HERALD_OFFLINE_RETENTION_MS: "3600000",
       HERALD_USER_RATE: "7",
       HERALD_CLIENT_RATE: "8",
+      HTTP_ADDR: "0.0.0.0:8001",
+      HTTP_API_KEY: "an-api-key-of-24-chars!!",
+      METRICS_ADDR: "127.0.0.1:9101",
     });
     expect(config).toEqual({
       nats: { servers: ["nats://10.0.0.1:4333"] },
@@ -90,6 +96,9 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
       offlineRetentionMs: 3_600_000,
       userRate: 7,
       clientRate: 8,
+      httpAddr: { host: "0.0.0.0", port: 8001, loopback: false },
+      httpApiKey: "an-api-key-of-24-chars!!",
+      metricsAddr: { host: "127.0.0.1", port: 9101, loopback: true },
     });
   });
 
@@ -299,5 +308,44 @@ describe("NATS_URL", () => {
     expect(config.nats.servers).toEqual(["nats://127.0.0.1:4222", "tls://a:1", "nats://[::1]:4222"]);
     expect(config.nats.user).toBeUndefined();
     expect("user" in config.nats).toBe(false);
+  });
+});
+
+describe("HTTP_ADDR, METRICS_ADDR and HTTP_API_KEY (CONTRACT §2)", () => {
+  it("reads host:port, IPv6 in brackets, port 0, and off", () => {
+    expect(loadConfig({ HTTP_ADDR: "0.0.0.0:8080" }).httpAddr).toEqual({
+      host: "0.0.0.0",
+      port: 8080,
+      loopback: false,
+    });
+    expect(loadConfig({ HTTP_ADDR: "[::1]:0" }).httpAddr).toEqual({ host: "::1", port: 0, loopback: true });
+    expect(loadConfig({ HTTP_ADDR: "localhost:9" }).httpAddr?.loopback).toBe(true);
+    expect(loadConfig({ HTTP_ADDR: "127.0.0.2:9" }).httpAddr?.loopback).toBe(true);
+    expect(loadConfig({ HTTP_ADDR: "herald.example:9" }).httpAddr?.loopback).toBe(false);
+    expect(loadConfig({ HTTP_ADDR: "off" }).httpAddr).toBeUndefined();
+    expect(loadConfig({ HTTP_ADDR: "OFF" }).httpAddr).toBeUndefined();
+    expect(loadConfig({ METRICS_ADDR: "127.0.0.1:9100" }).metricsAddr).toEqual({
+      host: "127.0.0.1",
+      port: 9100,
+      loopback: true,
+    });
+  });
+
+  it.each(["8000", ":8000", "127.0.0.1", "127.0.0.1:65536", "127.0.0.1:-1", "http://x:1", "::1:80", "a b:1"])(
+    "refuses HTTP_ADDR and METRICS_ADDR %j, naming the variable",
+    (value) => {
+      expect(configError({ HTTP_ADDR: value }).message).toMatch(/HTTP_ADDR.*host:port/);
+      expect(configError({ METRICS_ADDR: value }).message).toMatch(/METRICS_ADDR.*host:port/);
+    },
+  );
+
+  it("takes an API key of 16 or more printable characters and never echoes a bad one", () => {
+    expect(loadConfig({ HTTP_API_KEY: "0123456789abcdef" }).httpApiKey).toBe("0123456789abcdef");
+    expect(loadConfig({ HTTP_API_KEY: "" }).httpApiKey).toBeUndefined();
+    for (const bad of ["short-key", "has a space in the middle", "tab\there-0123456789", "x".repeat(513)]) {
+      const message = configError({ HTTP_API_KEY: bad }).message;
+      expect(message).toMatch(/HTTP_API_KEY/);
+      expect(message).not.toContain(bad);
+    }
   });
 });

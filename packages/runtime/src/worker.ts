@@ -1,8 +1,13 @@
 /**
  * Process wiring shared by the three workers: config from the environment (a bad value stops
- * the process with a message naming the variable), logger, NATS connection, resources, and a
- * clean stop on SIGINT/SIGTERM (the app closes, the connection drains, exit 0 within 5 s).
+ * the process with a message naming the variable), logger, metrics registry, the HTTP listener
+ * (`/health`, `/metrics` and the component's routes; opened before NATS is reached, so a port
+ * in use stops the process at once and `/health` answers 503 while it connects), NATS
+ * connection, resources, and a clean stop on SIGINT/SIGTERM (HTTP stops taking requests, the
+ * app closes, the connection drains, exit 0 within 5 s).
  */
+
+import type { ListenAddress } from "@herald/protocol";
 import {
   type Component,
   type Config,
@@ -15,7 +20,10 @@ import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import { ResourceConflictError } from "./errors.js";
+import { Health, type HealthReason } from "./health.js";
+import { type FastifyInstance, type HttpServer, startHttpServer } from "./http-server.js";
 import { createLogger } from "./logger.js";
+import { createRegistry, type Registry } from "./metrics.js";
 import { connectNats } from "./nats.js";
 import { ensureResources } from "./resources.js";
 import { retry } from "./retry.js";
@@ -26,6 +34,8 @@ export interface WorkerContext {
   readonly log: Logger;
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
+  /** The process's Prometheus registry: the app adds its metrics here. */
+  readonly metrics: Registry;
   /**
    * A loop the worker cannot do without stopped: the process exits non-zero, so that its
    * supervisor starts it again, rather than idle while it looks alive.
@@ -40,6 +50,45 @@ export interface App {
   readonly stopTimeoutMs?: number;
   /** Counters for operators and benchmarks (answered on `herald.admin.stats.<component>`). */
   stats?(): Record<string, unknown>;
+  /** Why the app cannot serve now (`/health` answers 503 with it), or undefined when it can. */
+  health?(): HealthReason;
+}
+
+/** Adds a component's HTTP routes; `app` is undefined until the app has started. */
+export type HttpRoutes<A extends App> = (
+  http: FastifyInstance,
+  app: () => A | undefined,
+  ctx: { readonly config: Config; readonly log: Logger },
+) => void;
+
+export interface RunOptions<A extends App> {
+  /** The component's routes on its HTTP listener (the gateway's API). */
+  readonly routes?: HttpRoutes<A>;
+}
+
+/**
+ * Where a component listens: the gateway on HTTP_ADDR (refused on a non-loopback address
+ * without HTTP_API_KEY: the API would be open to the network), the others on METRICS_ADDR.
+ */
+export function listenAddressOf(
+  component: Component,
+  config: Config,
+): { addr: ListenAddress; variable: string } | undefined {
+  if (component !== "gateway") {
+    return config.metricsAddr === undefined
+      ? undefined
+      : { addr: config.metricsAddr, variable: "METRICS_ADDR" };
+  }
+  if (config.httpAddr === undefined) return undefined;
+  if (!config.httpAddr.loopback && config.httpApiKey === undefined) {
+    throw new ConfigError([
+      {
+        variable: "HTTP_API_KEY",
+        message: `must be set when HTTP_ADDR (${config.httpAddr.host}:${config.httpAddr.port}) is not a loopback address: the API would be open to the network`,
+      },
+    ]);
+  }
+  return { addr: config.httpAddr, variable: "HTTP_ADDR" };
 }
 
 /** Answers stats requests with the app's counters, the process's memory and uptime. */
@@ -91,14 +140,19 @@ export interface StartedWorker {
 }
 
 /** Connects, ensures the component's resources and starts its app. */
-export async function startWorker(
+export async function startWorker<A extends App>(
   component: Component,
   config: Config,
   log: Logger,
-  start: StartApp,
+  start: (ctx: WorkerContext) => Promise<A>,
   fatal: (err: Error) => void,
+  io: { metrics: Registry; health: Health; started?: (app: A) => void } = {
+    metrics: createRegistry(component),
+    health: new Health(),
+  },
 ): Promise<StartedWorker> {
   const nc = await connectNats(config.nats, `herald-${component}`, log);
+  io.health.watch(nc);
   try {
     const jsm = await jetstreamManager(nc);
     // A cluster electing leaders or a busy server can time a request out: try again a few
@@ -111,8 +165,10 @@ export async function startWorker(
       retryIf: (err) => !(err instanceof ResourceConflictError),
       log,
     });
-    const app = await start({ config, log, nc, jsm, fatal });
+    const app = await start({ config, log, nc, jsm, metrics: io.metrics, fatal });
     serveStats(nc, component, app, log);
+    io.health.started(() => app.health?.());
+    io.started?.(app);
     const stop = async () => {
       try {
         await app.close();
@@ -132,14 +188,17 @@ export async function startWorker(
 }
 
 /** The body of a worker's main.ts. */
-export async function runWorker(
+export async function runWorker<A extends App>(
   component: Component,
-  start: StartApp,
+  start: (ctx: WorkerContext) => Promise<A>,
+  opts: RunOptions<A> = {},
   env: Env = process.env,
 ): Promise<void> {
   let config: Config;
+  let listen: ReturnType<typeof listenAddressOf>;
   try {
     config = loadConfig(env);
+    listen = listenAddressOf(component, config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`herald ${component}: ${err.message}\n`);
@@ -148,6 +207,24 @@ export async function runWorker(
     throw err;
   }
   const log = createLogger({ level: config.logLevel, format: config.logFormat, component });
+  const metrics = createRegistry(component);
+  const health = new Health();
+  let app: A | undefined;
+  let http: HttpServer | undefined;
+  if (listen !== undefined) {
+    try {
+      http = await startHttpServer({
+        ...listen,
+        health,
+        registry: metrics,
+        log,
+        ...(opts.routes !== undefined ? { routes: (f) => opts.routes?.(f, () => app, { config, log }) } : {}),
+      });
+    } catch (err) {
+      process.stderr.write(`herald ${component}: ${(err as Error).message}\n`);
+      process.exit(err instanceof ConfigError ? EXIT_CONFIG : 1);
+    }
+  }
   let worker: StartedWorker | undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -159,8 +236,10 @@ export async function runWorker(
       log.error({ timeoutMs }, "did not stop in time; exiting");
       process.exit(1);
     }, timeoutMs).unref();
+    health.stopping();
     // A signal during start finds nothing to stop yet: the process just exits.
-    (worker?.stop() ?? Promise.resolve())
+    (http?.close() ?? Promise.resolve())
+      .then(() => worker?.stop())
       .then(() => {
         log.info("stopped");
         log.flush();
@@ -174,11 +253,18 @@ export async function runWorker(
   process.once("SIGINT", () => shutdown("SIGINT"));
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   try {
-    worker = await startWorker(component, config, log, start, (err) => {
-      log.fatal({ err }, "a loop the worker cannot do without stopped; exiting");
-      log.flush();
-      process.exit(EXIT_FATAL);
-    });
+    worker = await startWorker(
+      component,
+      config,
+      log,
+      start,
+      (err) => {
+        log.fatal({ err }, "a loop the worker cannot do without stopped; exiting");
+        log.flush();
+        process.exit(EXIT_FATAL);
+      },
+      { metrics, health, started: (a) => (app = a) },
+    );
   } catch (err) {
     log.fatal({ err }, "failed to start");
     log.flush();

@@ -18,7 +18,7 @@ import {
   streams,
   type UserFact,
 } from "@herald/protocol";
-import { ensureResources, STOP_TIMEOUT_MS, type WorkerContext } from "@herald/runtime";
+import { createRegistry, ensureResources, STOP_TIMEOUT_MS, type WorkerContext } from "@herald/runtime";
 import { failTest, NatsServer, waitFor } from "@herald/testkit";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
@@ -65,7 +65,14 @@ class Harness implements AsyncDisposable {
   }
 
   get ctx(): WorkerContext {
-    return { config: this.config, log, nc: this.nc, jsm: this.jsm, fatal: failTest };
+    return {
+      config: this.config,
+      log,
+      nc: this.nc,
+      jsm: this.jsm,
+      metrics: createRegistry("status-projector"),
+      fatal: failTest,
+    };
   }
 
   async projector(consumer?: string): Promise<ProjectorApp> {

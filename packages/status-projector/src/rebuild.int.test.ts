@@ -20,7 +20,7 @@ import {
   streams,
   type UserFact,
 } from "@herald/protocol";
-import { type App, ensureResources, type WorkerContext } from "@herald/runtime";
+import { type App, createRegistry, ensureResources, type WorkerContext } from "@herald/runtime";
 import { failTest, NatsServer, repoRoot, waitFor } from "@herald/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
@@ -83,7 +83,14 @@ class Harness implements AsyncDisposable {
   }
 
   get ctx(): WorkerContext {
-    return { config: this.config, log, nc: this.nc, jsm: this.jsm, fatal: failTest };
+    return {
+      config: this.config,
+      log,
+      nc: this.nc,
+      jsm: this.jsm,
+      metrics: createRegistry("status-projector"),
+      fatal: failTest,
+    };
   }
 
   async startLive(): Promise<void> {

@@ -65,13 +65,15 @@ export class WorkerProcess implements AsyncDisposable {
 
   /**
    * Spawns a worker with `env` added to a minimal environment (PATH, HOME). Logs are JSON
-   * (stdout is a pipe). The worker must have been built (`pnpm build`).
+   * (stdout is a pipe). The worker must have been built (`pnpm build`). A gateway listens for
+   * HTTP on a free loopback port unless `env` says otherwise ({@link httpUrl} tells which).
    */
   static spawn(name: WorkerName, env: Record<string, string>): WorkerProcess {
     const entry = workerEntry(name);
     if (!existsSync(entry)) throw new Error(`${entry} does not exist: build the workers first (pnpm build)`);
+    const http = name === "gateway" ? { HTTP_ADDR: "127.0.0.1:0" } : {};
     const proc = spawn(process.execPath, [...workerNodeFlags(name), entry], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...http, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     live.add(proc);
@@ -112,6 +114,13 @@ export class WorkerProcess implements AsyncDisposable {
     ).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n--- ${this.name} output ---\n${this.#output}`);
     });
+  }
+
+  /** The URL of the worker's HTTP listener (HTTP_ADDR, METRICS_ADDR), once it listens. */
+  async httpUrl(timeoutMs = 15_000): Promise<string> {
+    const pattern = /"url":"(http:\/\/[^"]+)","msg":"HTTP listening"/;
+    await this.waitForOutput(pattern, timeoutMs);
+    return (pattern.exec(this.#output) as RegExpExecArray)[1] as string;
   }
 
   /** Sends `signal` and waits for the exit; returns it with the time it took. */
