@@ -57,6 +57,7 @@ describe("the HTTP API", () => {
           HTTP_API_KEY: KEY,
           HERALD_CLIENT_RATE: "1000000",
           HERALD_USER_RATE: "1000000",
+          ...(name === "gateway" ? {} : { METRICS_ADDR: "127.0.0.1:0" }),
         }),
       );
     }
@@ -86,8 +87,9 @@ describe("the HTTP API", () => {
       await waitFor(
         async () => {
           const r = await ok("get_user_status", { users: ["bo", "cy"] });
-          const [bo, cy] = r.statuses as { status: string; manual?: unknown }[];
-          return bo?.manual !== undefined && cy?.status === "offline";
+          const [bo, cy] = r.statuses as { status: string; manual?: unknown; online?: number }[];
+          // cy known (online stored) and offline: connected, disconnected, grace passed.
+          return bo?.manual !== undefined && cy?.status === "offline" && cy.online !== undefined;
         },
         { what: "the commands applied" },
       );
@@ -160,9 +162,16 @@ describe("the HTTP API", () => {
         },
         { what: "the update and the leave applied" },
       );
-      const stats = await viaNats("get_user_status", '{"users":["dee","cy"]}');
-      const statuses = (stats.result?.statuses ?? []) as { status: string }[];
-      expect(statuses.map((s) => s.status)).toEqual(["online", "offline"]);
+      // delete_user_status forgot cy's stored times; dee's two conns are live.
+      const known = async () => {
+        const r = await viaNats("get_user_status", '{"users":["dee","cy"]}');
+        return (r.result?.statuses as { status: string; online?: number }[]).map(
+          (x) => `${x.status}:${x.online !== undefined}`,
+        );
+      };
+      await waitFor(async () => (await known()).join() === "online:true,offline:false", {
+        what: "dee online, cy's times forgotten",
+      });
     });
   });
 
@@ -423,21 +432,47 @@ describe("the HTTP API", () => {
       await waitFor(async () => (await scrape(base)).value("herald_conns") >= 7, { what: "conns gauge" });
     });
 
-    it("presence-actor and status-projector serve /metrics and /health on METRICS_ADDR", async () => {
-      for (const name of ["presence-actor", "status-projector"] as const) {
-        const w = WorkerProcess.spawn(name, { NATS_URL: server.urlFor(name), METRICS_ADDR: "127.0.0.1:0" });
-        try {
-          const url = await w.httpUrl();
-          await waitFor(async () => (await fetch(`${url}/health`)).status === 200, {
-            what: `${name} healthy`,
-          });
-          const m = await scrape(url);
-          expect(m.families.find((f) => f.name === "herald_process_resident_memory_bytes")).toBeDefined();
-          expect(m.families[0]?.metrics[0]?.labels?.component).toBe(name);
-        } finally {
-          await w.stop("SIGTERM");
-        }
-      }
+    it("presence-actor and status-projector serve theirs on METRICS_ADDR, with their own metrics", async () => {
+      const of = (name: string) => workers.find((w) => w.name === name) as WorkerProcess;
+      const actor = await of("presence-actor").httpUrl();
+      const projector = await of("status-projector").httpUrl();
+      for (const url of [actor, projector]) expect((await fetch(`${url}/health`)).status).toBe(200);
+      const a = await scrape(actor);
+      expect(a.families[0]?.metrics[0]?.labels?.component).toBe("presence-actor");
+      expect(a.value("herald_partitions_owned")).toBe(16);
+      expect(a.value("herald_events_emitted_total", { type: "join" })).toBeGreaterThan(0);
+      expect(a.value("herald_events_emitted_total", { type: "status" })).toBeGreaterThan(0);
+      expect(a.value("herald_facts_emitted_total")).toBeGreaterThan(0);
+      expect(a.families.map((f) => f.name)).toEqual(
+        expect.arrayContaining([
+          "herald_consumer_pending_messages",
+          "herald_group_commit_outputs",
+          "herald_dead_letters_total",
+        ]),
+      );
+      // Every fact the actor stored is projected, eventually: the projector's counter catches up.
+      await waitFor(
+        async () =>
+          (await scrape(projector)).value("herald_facts_projected_total") >=
+          a.value("herald_facts_emitted_total"),
+        { what: "the projector's facts" },
+      );
+      const p = await scrape(projector);
+      expect(p.families[0]?.metrics[0]?.labels?.component).toBe("status-projector");
+      expect(p.value("herald_kv_writes_total")).toBeGreaterThan(0);
+    });
+
+    it("a presence-actor holding no partition is a standby: /health 503 saying so", async () => {
+      await using standby = WorkerProcess.spawn("presence-actor", {
+        NATS_URL: server.urlFor("presence-actor"),
+        METRICS_ADDR: "127.0.0.1:0",
+      });
+      const url = await standby.httpUrl();
+      await standby.waitForOutput(/"msg":"started"/);
+      const res = await fetch(`${url}/health`);
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as Reply).error?.message).toMatch(/holds no partition/);
+      expect((await scrape(url)).value("herald_partitions_owned")).toBe(0);
     });
   });
 

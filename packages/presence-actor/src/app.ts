@@ -10,6 +10,7 @@ import { nuid } from "@nats-io/nats-core";
 import { Objm } from "@nats-io/obj";
 import { FencedError } from "./errors.js";
 import { Leases } from "./leases.js";
+import { ActorMetrics } from "./metrics.js";
 import { PartitionRunner } from "./runner.js";
 import { tuning } from "./tuning.js";
 
@@ -44,6 +45,8 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
     return run;
   };
 
+  // `leases` is assigned below, before anything reads the gauges.
+  const metrics = new ActorMetrics(ctx.metrics, { owned: () => leases.held.length, runners: () => runners.values() });
   const leases: Leases = new Leases(
     leaseKv,
     await jetstreamManager(leaseNc),
@@ -67,6 +70,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
             snapshots,
             sendVerdict: (gateway, verdict) =>
               nc.publish(internalSubjects.verdicts(gateway), encodeVerdict(verdict)),
+            metrics,
             log: plog,
           },
           {
@@ -109,6 +113,9 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
     owner,
     runners,
     stopTimeoutMs: tuning.stopTimeoutMs,
+    // Ready means serving partitions: a process holding none (all taken by others, or still
+    // waiting for a dead owner's leases to run out) is a standby.
+    health: () => (leases.held.length > 0 ? undefined : "holds no partition (standby, or waiting for leases)"),
     stats() {
       const total = {
         users: 0,

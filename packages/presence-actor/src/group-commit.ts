@@ -24,6 +24,8 @@ export interface GroupCommitOptions {
   readonly onFailure: (err: Error) => void;
   /** The runner is stopping: a failed append is not tried again (the first try still runs). */
   readonly stopping: () => boolean;
+  /** Told of every group once it is stored. */
+  readonly stored?: (outputs: readonly Output[]) => void;
   readonly log: Logger;
 }
 
@@ -141,5 +143,6 @@ export class GroupCommit {
       },
     );
     this.appended += out.length;
+    this.#o.stored?.(out);
   }
 }

@@ -29,11 +29,15 @@ export type PartitionOptions = PresenceSettings;
  * One message a partition appends to the events stream (or, from its runner, a dead letter),
  * with its deterministic de-duplication id.
  */
+/** What an output is, for the metrics: a public event by its type, a fact, or a dead letter. */
+export type OutputKind = PublicEvent["type"] | "fact" | "dead_letter";
+
 export interface Output {
   readonly subject: string;
   readonly data: Uint8Array;
   readonly msgId: string;
   readonly headers?: Readonly<Record<string, string>>;
+  readonly kind?: OutputKind;
 }
 
 /**
@@ -338,10 +342,10 @@ export class Partition {
   #emit(result: StepOutputs, msgIdBase: string, out: Output[]): void {
     let k = 0;
     for (const e of result.events) {
-      out.push({ subject: eventSubject(e), data: json.encode(e), msgId: `${msgIdBase}.${k++}` });
+      out.push({ subject: eventSubject(e), data: json.encode(e), msgId: `${msgIdBase}.${k++}`, kind: e.type });
     }
     for (const f of result.facts) {
-      out.push({ subject: factSubject(f), data: encodeFact(f), msgId: `${msgIdBase}.${k++}` });
+      out.push({ subject: factSubject(f), data: encodeFact(f), msgId: `${msgIdBase}.${k++}`, kind: "fact" });
     }
   }
 }

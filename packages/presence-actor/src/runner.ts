@@ -29,6 +29,7 @@ import { CheckpointFence } from "./checkpoint.js";
 import { CommandFeed, lastStored } from "./command-feed.js";
 import { FencedError } from "./errors.js";
 import { GroupCommit } from "./group-commit.js";
+import type { ActorMetrics } from "./metrics.js";
 import { type Output, Partition, type PartitionOptions, type SavedPartition } from "./partition.js";
 import { type Snapshot, SnapshotStore } from "./snapshots.js";
 import { tuning } from "./tuning.js";
@@ -59,6 +60,8 @@ export interface RunnerDeps {
   readonly snapshots: ObjectStore;
   /** Sends a verdict to the gateway waiting for it (core NATS); none when absent. */
   readonly sendVerdict?: (gateway: string, verdict: Verdict) => void;
+  /** The process's metrics (they outlive the runner). */
+  readonly metrics?: ActorMetrics;
   readonly log: Logger;
 }
 
@@ -103,6 +106,8 @@ export class PartitionRunner {
   #snapshotAt: number;
   /** The partition's last stored sequence when we started; caught up once applied. */
   #lastAtStart = 0;
+  /** Messages stored after the last one delivered, as its delivery said. */
+  #pending: number | undefined;
   #caughtUp = false;
   #halted = false;
   #tickInFlight = false;
@@ -128,6 +133,7 @@ export class PartitionRunner {
       leaseValid: () => opts.leaseValid(),
       onFailure: (err) => this.#halt(err),
       stopping: () => signal.aborted,
+      ...(deps.metrics !== undefined ? { stored: (out) => deps.metrics?.stored(out) } : {}),
       log: deps.log,
     });
     this.#feed = new CommandFeed({
@@ -170,6 +176,11 @@ export class PartitionRunner {
   /** Outputs appended so far. */
   get appended(): number {
     return this.#group.appended;
+  }
+
+  /** Messages of the partition not applied yet: its consumer's lag. */
+  get lag(): number {
+    return this.#pending ?? Math.max(0, this.#lastAtStart - this.applied);
   }
 
   /** Snapshots written so far. */
@@ -245,6 +256,8 @@ export class PartitionRunner {
     const cpuMs = (used.user + used.system) / 1000;
     if (cpuMs > this.stats.maxStepCpuMs) this.stats.maxStepCpuMs = cpuMs;
     const replaying = this.#group.replaying(m.info.streamSequence);
+    this.deps.metrics?.step(ms / 1000, replaying);
+    this.#pending = m.info.pending;
     this.#checkCaughtUp(m.info.pending);
     const snapshotDue = !replaying && Date.now() - this.#snapshotAt >= this.opts.snapshotIntervalMs;
     if (this.#group.pending >= tuning.maxPendingOutputs || snapshotDue) await this.#group.flush();
@@ -334,7 +347,7 @@ export class PartitionRunner {
   /** A dead letter for (part of) message `m`, with an id so a replay stores it once. */
   #deadLetter(m: JsMsg, data: Uint8Array, reason: string, part?: string): Output {
     this.deps.log.warn({ reason, seq: m.info.streamSequence }, "dead-lettering a command");
-    return deadLetter(
+    const letter = deadLetter(
       {
         component: "presence-actor",
         stream: streams.commands,
@@ -345,6 +358,7 @@ export class PartitionRunner {
       data,
       reason,
     );
+    return { ...letter, kind: "dead_letter" };
   }
 
   #checkCaughtUp(pending: number | undefined): void {
@@ -368,6 +382,7 @@ export class PartitionRunner {
     try {
       await this.deps.js.publish(internalSubjects.ticks(this.id), encodeTick(now));
       this.stats.ticks++;
+      this.deps.metrics?.ticked();
     } catch (err) {
       this.#tickInFlight = false;
       this.deps.log.warn({ err }, "appending a tick failed");

@@ -8,6 +8,7 @@ import { buckets, consumers, streams } from "@herald/protocol";
 import type { App, WorkerContext } from "@herald/runtime";
 import { ensureConsumer } from "./consumer.js";
 import { KvWriter } from "./kv-writer.js";
+import { projectorMetrics } from "./metrics.js";
 import { Projector, type ProjectorStats } from "./projector.js";
 import { tuning } from "./tuning.js";
 
@@ -41,5 +42,6 @@ export async function startProjector(ctx: WorkerContext, opts: ProjectorOptions 
     { stream: streams.events, filter: info.config.filter_subject, pending: info.num_pending },
     "status-projector started",
   );
+  projectorMetrics(ctx.metrics, () => projector.stats);
   return { close: () => projector.close(), stats: () => ({ ...projector.stats }) };
 }

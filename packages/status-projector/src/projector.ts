@@ -28,6 +28,8 @@ export interface ProjectorStats {
   coalesced: number;
   /** Facts sent to the dead-letter stream. */
   deadLettered: number;
+  /** Facts stored after the last one applied, as its delivery said: the consumer's lag. */
+  pending: number;
 }
 
 interface Rejected {
@@ -43,6 +45,7 @@ export class Projector {
     skipped: 0,
     coalesced: 0,
     deadLettered: 0,
+    pending: 0,
   };
   readonly #js: JetStreamClient;
   readonly #writer: KvWriter;
@@ -183,6 +186,7 @@ export class Projector {
         s.skipped += totals.skipped;
         s.coalesced += facts.length - writes.length;
         s.deadLettered += rejected.length;
+        s.pending = batch.at(-1)?.info.pending ?? s.pending;
         this.#log.debug(
           {
             facts: batch.length,
