@@ -10,8 +10,9 @@ const digest = (text: string): Buffer => createHash("sha256").update(text, "utf8
 
 /** The key a request presents, if any. */
 export function presentedKey(headers: IncomingHttpHeaders, query: string | undefined): string | undefined {
-  const header = headers["x-api-key"];
-  if (typeof header === "string") return header.trim();
+  const header = headers["x-api-key"]?.toString().trim();
+  // An empty X-API-Key is no key: Authorization is looked at then, as Centrifugo does.
+  if (header !== undefined && header !== "") return header;
   const auth = headers.authorization;
   if (typeof auth === "string") {
     const m = /^apikey\s+(.+)$/i.exec(auth.trim());

@@ -84,12 +84,17 @@ function rawBodies(scope: FastifyInstance): void {
   scope.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 }
 
-/** 401 before the body is read, unless the request carries the key. */
+/**
+ * 401 before the body is read, unless the request carries the key. With `queryKey` (the
+ * Centrifugo routes), `?api_key=` is tried whenever the headers carry no valid key, as Centrifugo
+ * does: cent.js, for one, always sends `X-API-Key` (the string "undefined" when not configured).
+ */
 function requireKey(scope: FastifyInstance, key: ApiKey | undefined, queryKey: boolean): void {
   if (key === undefined) return;
   scope.addHook("onRequest", async (req, reply) => {
+    if (key.matches(presentedKey(req.headers, undefined))) return;
     const query = queryKey ? (req.query as Record<string, unknown>).api_key : undefined;
-    if (key.matches(presentedKey(req.headers, typeof query === "string" ? query : undefined))) return;
+    if (typeof query === "string" && key.matches(query)) return;
     return reply
       .code(401)
       .send(errorBody(401, "missing or wrong API key: send X-API-Key: <key> or Authorization: apikey <key>"));
