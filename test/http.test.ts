@@ -413,6 +413,8 @@ describe("the HTTP API", () => {
         expect(names).toContain(name);
       }
       for (const f of m.families.filter((f) => f.type === "COUNTER")) expect(f.name).toMatch(/_total$/);
+      const lag = m.families.find((f) => f.name === "herald_consumer_pending_messages");
+      expect(lag?.metrics.map((s) => s.labels?.consumer).sort()).toEqual(["presence_members", "presence_status"]);
     });
 
     it("counts commands, refusals and queries as they happen", async () => {

@@ -266,11 +266,15 @@ describe("workers as processes", () => {
         'NATS_URL: "http://***@127.0.0.1:4222" has scheme http:; expected nats or tls',
       ],
       [{ NATS_URL: `${server.url},` }, "NATS_URL: has an empty entry"],
+      [{ HTTP_ADDR: "8000" }, 'HTTP_ADDR: must be host:port (port 0 to 65535; [::1]:port for IPv6) or off, got "8000"'],
+      [{ METRICS_ADDR: "127.0.0.1:99999" }, "METRICS_ADDR: must be host:port"],
+      [{ HTTP_API_KEY: "short" }, "HTTP_API_KEY: must be 16 to 512 printable ASCII characters without spaces"],
     ];
-    // Every variable config.ts reads (`env.X`, or an integer's `variable: "X"`) is among them.
+    // Every variable config.ts reads (`env.X`, an integer's `variable: "X"`, an address's
+    // `readAddress(env, "X"`) is among them.
     const source = readFileSync(join(repoRoot, "packages", "protocol", "src", "config.ts"), "utf8");
     const variables = new Set(
-      [...source.matchAll(/(?:\benv\.|variable: ")([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]),
+      [...source.matchAll(/(?:\benv\.|variable: "|readAddress\(env, ")([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]),
     );
     expect(variables.size).toBeGreaterThanOrEqual(12);
     const tested = new Set(cases.flatMap(([env]) => Object.keys(env)));

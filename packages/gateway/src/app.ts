@@ -95,6 +95,7 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
     pendingBatches: () => appender.stats().pending_batches,
     verdictsWaiting: () => verdicts.waiting,
     websocketClients: () => 0,
+    watchPending: () => feed.pending(),
   });
   metrics = gauges;
   const dispatcher = new Dispatcher({

@@ -34,6 +34,7 @@ export class KvFeed {
   #ready: Promise<void> = Promise.resolve();
   #isReady = false;
   #invalid = 0;
+  readonly #pending = new Map<string, number>();
 
   #stopped = false;
   readonly #abort = new AbortController();
@@ -79,6 +80,11 @@ export class KvFeed {
   /** Resolves when the view holds what the buckets held at start. */
   whenReady(): Promise<void> {
     return this.#ready;
+  }
+
+  /** Per bucket, the values stored after the last one the view applied (its watch's lag). */
+  pending(): ReadonlyMap<string, number> {
+    return this.#pending;
   }
 
   stats(): FeedStats {
@@ -135,6 +141,7 @@ export class KvFeed {
           try {
             for await (const entry of watch) {
               revision = entry.revision;
+              this.#pending.set(target.bucket, entry.delta ?? 0);
               this.#apply(entry, target, log);
               if (entry.isUpdate || entry.delta === 0) markReady();
             }

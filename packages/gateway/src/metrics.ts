@@ -22,6 +22,8 @@ export interface GatewayGaugeSources {
   readonly verdictsWaiting: () => number;
   /** Open WebSocket client connections. */
   readonly websocketClients: () => number;
+  /** Per KV bucket, the values its watch has not delivered yet. */
+  readonly watchPending: () => ReadonlyMap<string, number>;
 }
 
 export class GatewayMetrics {
@@ -98,6 +100,15 @@ export class GatewayMetrics {
       "Channel memberships (member = one conn in one channel)",
       () => sources.view.totals().members,
     );
+    new Gauge({
+      name: "herald_consumer_pending_messages",
+      help: "Values of each KV bucket stored after the last one the view applied (the watch's lag)",
+      labelNames: ["consumer"],
+      registers,
+      collect() {
+        for (const [bucket, n] of sources.watchPending()) this.set({ consumer: bucket }, n);
+      },
+    });
     gauge("herald_view_ready", "1 once the gateway's view has loaded the KV buckets", () =>
       sources.viewReady() ? 1 : 0,
     );

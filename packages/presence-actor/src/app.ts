@@ -46,7 +46,10 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
   };
 
   // `leases` is assigned below, before anything reads the gauges.
-  const metrics = new ActorMetrics(ctx.metrics, { owned: () => leases.held.length, runners: () => runners.values() });
+  const metrics = new ActorMetrics(ctx.metrics, {
+    owned: () => leases.held.length,
+    runners: () => runners.values(),
+  });
   const leases: Leases = new Leases(
     leaseKv,
     await jetstreamManager(leaseNc),
@@ -115,7 +118,8 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
     stopTimeoutMs: tuning.stopTimeoutMs,
     // Ready means serving partitions: a process holding none (all taken by others, or still
     // waiting for a dead owner's leases to run out) is a standby.
-    health: () => (leases.held.length > 0 ? undefined : "holds no partition (standby, or waiting for leases)"),
+    health: () =>
+      leases.held.length > 0 ? undefined : "holds no partition (standby, or waiting for leases)",
     stats() {
       const total = {
         users: 0,

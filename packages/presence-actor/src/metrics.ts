@@ -14,7 +14,10 @@ export interface ActorGaugeSources {
   readonly runners: () => Iterable<{
     readonly caughtUp: boolean;
     readonly lag: number;
-    readonly partition: { readonly users: { readonly size: number }; readonly timers: { readonly size: number } };
+    readonly partition: {
+      readonly users: { readonly size: number };
+      readonly timers: { readonly size: number };
+    };
   }>;
 }
 
@@ -67,7 +70,9 @@ export class ActorMetrics {
       help: "Clock ticks appended for partitions whose timers were due",
       registers,
     });
-    const sum = (read: (r: ReturnType<typeof sources.runners> extends Iterable<infer R> ? R : never) => number) => {
+    const sum = (
+      read: (r: ReturnType<typeof sources.runners> extends Iterable<infer R> ? R : never) => number,
+    ) => {
       let n = 0;
       for (const r of sources.runners()) n += read(r);
       return n;
@@ -82,14 +87,29 @@ export class ActorMetrics {
         },
       });
     gauge("herald_partitions_owned", "Partitions whose lease this process holds", sources.owned);
-    gauge("herald_partitions_caught_up", "Owned partitions that have applied every command stored when taken", () =>
-      sum((r) => (r.caughtUp ? 1 : 0)),
+    gauge(
+      "herald_partitions_caught_up",
+      "Owned partitions that have applied every command stored when taken",
+      () => sum((r) => (r.caughtUp ? 1 : 0)),
     );
-    gauge("herald_consumer_pending_messages", "Command-stream messages not applied yet (consumer lag), over the owned partitions", () =>
-      sum((r) => r.lag),
+    new Gauge({
+      name: "herald_consumer_pending_messages",
+      help: "Command-stream messages not applied yet (consumer lag), over the owned partitions",
+      labelNames: ["consumer"],
+      registers,
+      collect() {
+        this.set(
+          { consumer: "commands" },
+          sum((r) => r.lag),
+        );
+      },
+    });
+    gauge("herald_partition_users", "Users held in memory by the owned partitions", () =>
+      sum((r) => r.partition.users.size),
     );
-    gauge("herald_partition_users", "Users held in memory by the owned partitions", () => sum((r) => r.partition.users.size));
-    gauge("herald_partition_timers", "Timers pending in the owned partitions", () => sum((r) => r.partition.timers.size));
+    gauge("herald_partition_timers", "Timers pending in the owned partitions", () =>
+      sum((r) => r.partition.timers.size),
+    );
   }
 
   /** A group of outputs was stored. */

@@ -342,7 +342,12 @@ export class Partition {
   #emit(result: StepOutputs, msgIdBase: string, out: Output[]): void {
     let k = 0;
     for (const e of result.events) {
-      out.push({ subject: eventSubject(e), data: json.encode(e), msgId: `${msgIdBase}.${k++}`, kind: e.type });
+      out.push({
+        subject: eventSubject(e),
+        data: json.encode(e),
+        msgId: `${msgIdBase}.${k++}`,
+        kind: e.type,
+      });
     }
     for (const f of result.facts) {
       out.push({ subject: factSubject(f), data: encodeFact(f), msgId: `${msgIdBase}.${k++}`, kind: "fact" });

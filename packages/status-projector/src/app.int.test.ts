@@ -272,9 +272,13 @@ describe("status-projector", () => {
     const app = await h.projector();
     await h.processed(app, 6);
     const entry = await until(h.status, "u", last);
-    expect(entry?.revision).toBe(1);
-    expect(await h.writes(buckets.status)).toBe(1);
-    expect(app.stats()).toMatchObject({ facts: 6, applied: 1, coalesced: 5 });
+    // Normally one pull takes all six; on a busy machine the first may bring fewer. Either way a
+    // batch writes the key once, whatever number of its facts it holds.
+    const { batches } = app.stats();
+    expect(batches).toBeLessThan(6);
+    expect(entry?.revision).toBe(batches);
+    expect(await h.writes(buckets.status)).toBe(batches);
+    expect(app.stats()).toMatchObject({ facts: 6, applied: batches, coalesced: 6 - batches });
   });
 
   it("rewrites nothing when restarted on the same durable consumer", async () => {
