@@ -165,7 +165,7 @@ describe("the HTTP API", () => {
       // delete_user_status forgot cy's stored times; dee's two conns are live.
       const known = async () => {
         const r = await viaNats("get_user_status", '{"users":["dee","cy"]}');
-        return (r.result?.statuses as { status: string; online?: number }[]).map(
+        return ((r.result?.statuses ?? []) as { status: string; online?: number }[]).map(
           (x) => `${x.status}:${x.online !== undefined}`,
         );
       };
@@ -414,7 +414,10 @@ describe("the HTTP API", () => {
       }
       for (const f of m.families.filter((f) => f.type === "COUNTER")) expect(f.name).toMatch(/_total$/);
       const lag = m.families.find((f) => f.name === "herald_consumer_pending_messages");
-      expect(lag?.metrics.map((s) => s.labels?.consumer).sort()).toEqual(["presence_members", "presence_status"]);
+      expect(lag?.metrics.map((s) => s.labels?.consumer).sort()).toEqual([
+        "presence_members",
+        "presence_status",
+      ]);
     });
 
     it("counts commands, refusals and queries as they happen", async () => {

@@ -266,9 +266,15 @@ describe("workers as processes", () => {
         'NATS_URL: "http://***@127.0.0.1:4222" has scheme http:; expected nats or tls',
       ],
       [{ NATS_URL: `${server.url},` }, "NATS_URL: has an empty entry"],
-      [{ HTTP_ADDR: "8000" }, 'HTTP_ADDR: must be host:port (port 0 to 65535; [::1]:port for IPv6) or off, got "8000"'],
+      [
+        { HTTP_ADDR: "8000" },
+        'HTTP_ADDR: must be host:port (port 0 to 65535; [::1]:port for IPv6) or off, got "8000"',
+      ],
       [{ METRICS_ADDR: "127.0.0.1:99999" }, "METRICS_ADDR: must be host:port"],
-      [{ HTTP_API_KEY: "short" }, "HTTP_API_KEY: must be 16 to 512 printable ASCII characters without spaces"],
+      [
+        { HTTP_API_KEY: "short" },
+        "HTTP_API_KEY: must be 16 to 512 printable ASCII characters without spaces",
+      ],
     ];
     // Every variable config.ts reads (`env.X`, an integer's `variable: "X"`, an address's
     // `readAddress(env, "X"`) is among them.
