@@ -19,10 +19,13 @@ import { JetStreamEventLog } from "./event-log.js";
 import type { NodeInfo } from "./http/centrifugo.js";
 import { KvFeed } from "./kv-feed.js";
 import { GatewayMetrics } from "./metrics.js";
+import { RateLimiter } from "./rate-limit.js";
 import { ApiService } from "./service.js";
 import { tuning } from "./tuning.js";
 import { VerdictInbox } from "./verdicts.js";
 import { PresenceView } from "./view.js";
+import { HeartbeatBatcher } from "./ws/heartbeats.js";
+import { Hub } from "./ws/hub.js";
 
 /** Tuning; the defaults suit production, tests change them to reach edge cases. */
 export interface GatewayOptions {
@@ -48,6 +51,8 @@ export interface GatewayApp extends App {
   /** Every running gateway (this one included), as Centrifugo's `info` lists nodes. */
   nodes(): Promise<NodeInfo[]>;
   health(): HealthReason;
+  /** What the WebSocket edge's sessions share. */
+  readonly sockets: { readonly hub: Hub; readonly heartbeats: HeartbeatBatcher; readonly rate: RateLimiter };
 }
 
 /** What a gateway says of itself in the service's stats, for the others' `nodes()`. */
@@ -94,7 +99,6 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
     viewReady: () => feed.ready,
     pendingBatches: () => appender.stats().pending_batches,
     verdictsWaiting: () => verdicts.waiting,
-    websocketClients: () => 0,
     watchPending: () => feed.pending(),
   });
   metrics = gauges;
@@ -132,6 +136,26 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
   }
   void feed.whenReady().then(() => log.info(view.counts, "gateway view loaded"));
   log.info({ partitions: config.partitions }, "gateway ready");
+  const now = opts.now ?? Date.now;
+  const sockets = {
+    hub: new Hub({
+      nc,
+      view,
+      now,
+      maxMembers: config.channelEventsMaxMembers,
+      intervalMs: config.channelIntervalMs,
+      log: log.child({ module: "ws" }),
+    }),
+    heartbeats: new HeartbeatBatcher({
+      dispatcher: () => dispatcher,
+      ttlMs: config.ttlMs,
+      tickMs: tuning.wsHeartbeatTickMs,
+      followUpMs: tuning.wsFollowUpMs,
+      now,
+      log,
+    }),
+    rate: new RateLimiter(tuning.wsRequestsPerSecond),
+  };
   const services = new Svcm(nc).client({
     strategy: "stall",
     maxWait: NODES_MAX_WAIT_MS,
@@ -153,6 +177,7 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
   };
   return {
     dispatcher,
+    sockets,
     nodes,
     health: () => (feed.ready ? undefined : "the view of the KV buckets is still loading"),
     ready: () => feed.whenReady(),
@@ -160,6 +185,8 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
     async close() {
       // No new requests; those being served finish (their appends are flushed below).
       await api.stop();
+      sockets.heartbeats.close();
+      sockets.hub.close();
       await appender.close();
       verdicts.close();
       await feed.stop();

@@ -20,8 +20,6 @@ export interface GatewayGaugeSources {
   readonly pendingBatches: () => number;
   /** Commands waiting for their owner's verdict. */
   readonly verdictsWaiting: () => number;
-  /** Open WebSocket client connections. */
-  readonly websocketClients: () => number;
   /** Per KV bucket, the values its watch has not delivered yet. */
   readonly watchPending: () => ReadonlyMap<string, number>;
 }
@@ -114,7 +112,6 @@ export class GatewayMetrics {
     );
     gauge("herald_append_pending_batches", "Command batches waiting for JetStream", sources.pendingBatches);
     gauge("herald_verdicts_waiting", "Commands waiting for their owner's verdict", sources.verdictsWaiting);
-    gauge("herald_websocket_connections", "Open WebSocket client connections", sources.websocketClients);
   }
 
   /** A request the dispatcher served: `code` undefined for a result. */

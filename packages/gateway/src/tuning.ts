@@ -36,4 +36,19 @@ export const tuning = {
   /** Events per fetch of a history read, and how long a fetch may wait for pending ones. */
   historyFetchBatch: 500,
   historyFetchExpiresMs: 2000,
+  // ---- WebSocket edge (CONTRACT.md §8) ----
+  /** Requests per second one socket may send (429 beyond). */
+  wsRequestsPerSecond: 50,
+  /** A socket must send `connect` within this. */
+  wsConnectTimeoutMs: 10_000,
+  /** Every socket is pinged this often; one that missed the last pong is dropped. */
+  wsPingMs: 20_000,
+  /** A socket whose send buffer holds more than this is closed as a slow consumer. */
+  wsMaxBufferedBytes: 1024 * 1024,
+  /** Users one socket may watch. */
+  wsMaxWatched: 1000,
+  /** How often the edge looks for conns whose batched heartbeat is due. */
+  wsHeartbeatTickMs: 1000,
+  /** The follow-up heartbeat after a socket connects (see ws/heartbeats.ts). */
+  wsFollowUpMs: 1000,
 } as const;

@@ -32,7 +32,14 @@ function removeFrom(index: Map<string, Map<string, MemberDoc>>, id: string, key:
   if (docs.size === 0) index.delete(id);
 }
 
+/** Told of every change the KV watches bring (the WebSocket edge's replicas follow it). */
+export interface ViewListener {
+  member(before: MemberDoc | undefined, after: MemberDoc | undefined): void;
+  status(key: string, doc: StatusDoc | undefined): void;
+}
+
 export class PresenceView {
+  listener: ViewListener | undefined;
   readonly #status = new Map<string, StatusDoc>();
   readonly #members = new Map<string, MemberDoc>();
   /** channel → member key → member. */
@@ -50,11 +57,13 @@ export class PresenceView {
     this.#status.set(key, doc);
     this.#byStatus[doc.status]++;
     this.#conns += doc.conns;
+    this.listener?.status(key, doc);
   }
 
   deleteStatus(key: string): void {
     this.#uncount(this.#status.get(key));
     this.#status.delete(key);
+    this.listener?.status(key, undefined);
   }
 
   #uncount(doc: StatusDoc | undefined): void {
@@ -64,18 +73,30 @@ export class PresenceView {
   }
 
   putMember(key: string, doc: MemberDoc): void {
-    this.deleteMember(key);
+    const old = this.#remove(key);
     this.#members.set(key, doc);
     addTo(this.#byChannel, doc.channel, key, doc);
     addTo(this.#byUser, doc.user, key, doc);
+    this.listener?.member(old, doc);
   }
 
   deleteMember(key: string): void {
+    const old = this.#remove(key);
+    if (old !== undefined) this.listener?.member(old, undefined);
+  }
+
+  #remove(key: string): MemberDoc | undefined {
     const old = this.#members.get(key);
-    if (old === undefined) return;
+    if (old === undefined) return undefined;
     this.#members.delete(key);
     removeFrom(this.#byChannel, old.channel, key);
     removeFrom(this.#byUser, old.user, key);
+    return old;
+  }
+
+  /** The status document of `user`, as stored (hidden users included). */
+  statusDoc(user: string): StatusDoc | undefined {
+    return this.#status.get(encodeToken(user));
   }
 
   get counts(): { users: number; members: number } {

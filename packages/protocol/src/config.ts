@@ -57,6 +57,24 @@ export interface Config {
   readonly httpApiKey: string | undefined;
   /** METRICS_ADDR: presence-actor's and status-projector's listener for /metrics and /health. */
   readonly metricsAddr: ListenAddress | undefined;
+  /** How the gateway checks WebSocket clients' tokens (CONTRACT.md §8). */
+  readonly clientTokens: ClientTokenConfig;
+  /** CHANNEL_EVENTS_MAX_MEMBERS: above this many members, WebSocket subscribers get interval pushes. */
+  readonly channelEventsMaxMembers: number;
+  /** CHANNEL_INTERVAL_MS: the period of those interval pushes. */
+  readonly channelIntervalMs: number;
+}
+
+export interface ClientTokenConfig {
+  /** CLIENT_TOKEN_HMAC_SECRET: verifies HS256 tokens. */
+  readonly hmacSecret: string | undefined;
+  /** CLIENT_TOKEN_PUBLIC_KEY: a PEM public key (SPKI) that verifies RS256 or ES256 tokens. */
+  readonly publicKey: string | undefined;
+  /** CLIENT_TOKEN_ISSUER, CLIENT_TOKEN_AUDIENCE: required `iss` and `aud` when set. */
+  readonly issuer: string | undefined;
+  readonly audience: string | undefined;
+  /** CLIENT_INSECURE: development only; tokens are not verified and the client may name its user. */
+  readonly insecure: boolean;
 }
 
 /** A `host:port` to listen on (port 0: any free port). */
@@ -115,6 +133,8 @@ export const INT_VARIABLES = {
     max: 3650 * DAY_MS,
   },
   userRate: { variable: "HERALD_USER_RATE", fallback: 100, min: 1, max: 1_000_000 },
+  channelEventsMaxMembers: { variable: "CHANNEL_EVENTS_MAX_MEMBERS", fallback: 500, min: 1, max: 1_000_000 },
+  channelIntervalMs: { variable: "CHANNEL_INTERVAL_MS", fallback: 2000, min: 100, max: 60_000 },
   clientRate: { variable: "HERALD_CLIENT_RATE", fallback: 5000, min: 1, max: 10_000_000 },
 } as const satisfies Record<string, IntSpec>;
 
@@ -139,6 +159,46 @@ function readAddress(
   const host = (m[1] ?? m[2]) as string;
   const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
   return { host, port, loopback };
+}
+
+/** The client token settings; secrets are never repeated in a message. */
+function readClientTokens(env: Env, problems: ConfigProblem[]): ClientTokenConfig {
+  const text = (variable: string) => {
+    const v = env[variable];
+    return v === undefined || v.trim() === "" ? undefined : v;
+  };
+  const hmacSecret = text("CLIENT_TOKEN_HMAC_SECRET");
+  if (hmacSecret !== undefined && new TextEncoder().encode(hmacSecret).length < 32) {
+    problems.push({
+      variable: "CLIENT_TOKEN_HMAC_SECRET",
+      message: "must be at least 32 bytes (256 bits) long",
+    });
+  }
+  const publicKey = text("CLIENT_TOKEN_PUBLIC_KEY")?.replace(/\\n/g, "\n").trim();
+  if (
+    publicKey !== undefined &&
+    !/^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----$/.test(publicKey)
+  ) {
+    problems.push({
+      variable: "CLIENT_TOKEN_PUBLIC_KEY",
+      message:
+        "must be a PEM public key (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----; \\n for line breaks is accepted)",
+    });
+  }
+  const insecureRaw = (env.CLIENT_INSECURE?.trim() || "false").toLowerCase();
+  if (insecureRaw !== "true" && insecureRaw !== "false") {
+    problems.push({
+      variable: "CLIENT_INSECURE",
+      message: `must be true or false, got ${JSON.stringify(env.CLIENT_INSECURE)}`,
+    });
+  }
+  return {
+    hmacSecret,
+    publicKey,
+    issuer: text("CLIENT_TOKEN_ISSUER")?.trim(),
+    audience: text("CLIENT_TOKEN_AUDIENCE")?.trim(),
+    insecure: insecureRaw === "true",
+  };
 }
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -260,6 +320,7 @@ export function loadConfig(env: Env): Config {
       message: "must be 16 to 512 printable ASCII characters without spaces",
     });
   }
+  const clientTokens = readClientTokens(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     nats: Object.freeze({ ...nats, servers: Object.freeze([...nats.servers]) }),
@@ -269,5 +330,6 @@ export function loadConfig(env: Env): Config {
     httpAddr: httpAddr === undefined ? undefined : Object.freeze(httpAddr),
     httpApiKey,
     metricsAddr: metricsAddr === undefined ? undefined : Object.freeze(metricsAddr),
+    clientTokens: Object.freeze(clientTokens),
   });
 }

@@ -47,6 +47,15 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
     expect(config.httpAddr).toEqual({ host: "127.0.0.1", port: 8000, loopback: true });
     expect(config.httpApiKey).toBeUndefined();
     expect(config.metricsAddr).toBeUndefined();
+    expect(config.channelEventsMaxMembers).toBe(500);
+    expect(config.channelIntervalMs).toBe(2000);
+    expect(config.clientTokens).toEqual({
+      hmacSecret: undefined,
+      publicKey: undefined,
+      issuer: undefined,
+      audience: undefined,
+      insecure: false,
+    });
   });
 
   it("treats empty and blank values as unset", () => {
@@ -77,6 +86,13 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
       HTTP_ADDR: "0.0.0.0:8001",
       HTTP_API_KEY: "an-api-key-of-24-chars!!",
       METRICS_ADDR: "127.0.0.1:9101",
+      CHANNEL_EVENTS_MAX_MEMBERS: "50",
+      CHANNEL_INTERVAL_MS: "500",
+      CLIENT_TOKEN_HMAC_SECRET: "s".repeat(32),
+      CLIENT_TOKEN_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----",
+      CLIENT_TOKEN_ISSUER: "https://app.example",
+      CLIENT_TOKEN_AUDIENCE: "herald",
+      CLIENT_INSECURE: "TRUE",
     });
     expect(config).toEqual({
       nats: { servers: ["nats://10.0.0.1:4333"] },
@@ -99,6 +115,15 @@ describe("loadConfig defaults (CONTRACT §2)", () => {
       httpAddr: { host: "0.0.0.0", port: 8001, loopback: false },
       httpApiKey: "an-api-key-of-24-chars!!",
       metricsAddr: { host: "127.0.0.1", port: 9101, loopback: true },
+      channelEventsMaxMembers: 50,
+      channelIntervalMs: 500,
+      clientTokens: {
+        hmacSecret: "s".repeat(32),
+        publicKey: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+        issuer: "https://app.example",
+        audience: "herald",
+        insecure: true,
+      },
     });
   });
 
@@ -347,5 +372,21 @@ describe("HTTP_ADDR, METRICS_ADDR and HTTP_API_KEY (CONTRACT §2)", () => {
       expect(message).toMatch(/HTTP_API_KEY/);
       expect(message).not.toContain(bad);
     }
+  });
+});
+
+describe("client tokens (CONTRACT §2, §8)", () => {
+  it("refuses a short HMAC secret, a public key that is not PEM and an insecure flag that is not a boolean, echoing no secret", () => {
+    const secret = "too-short-secret";
+    const message = configError({
+      CLIENT_TOKEN_HMAC_SECRET: secret,
+      CLIENT_TOKEN_PUBLIC_KEY: "ssh-rsa AAAA",
+      CLIENT_INSECURE: "yes",
+    }).message;
+    expect(message).toMatch(/CLIENT_TOKEN_HMAC_SECRET: must be at least 32 bytes/);
+    expect(message).toMatch(/CLIENT_TOKEN_PUBLIC_KEY: must be a PEM public key/);
+    expect(message).toMatch(/CLIENT_INSECURE: must be true or false/);
+    expect(message).not.toContain(secret);
+    expect(message).not.toContain("AAAA");
   });
 });

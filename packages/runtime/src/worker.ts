@@ -58,7 +58,7 @@ export interface App {
 export type HttpRoutes<A extends App> = (
   http: FastifyInstance,
   app: () => A | undefined,
-  ctx: { readonly config: Config; readonly log: Logger },
+  ctx: { readonly config: Config; readonly log: Logger; readonly metrics: Registry },
 ) => void;
 
 export interface RunOptions<A extends App> {
@@ -218,7 +218,9 @@ export async function runWorker<A extends App>(
         health,
         registry: metrics,
         log,
-        ...(opts.routes !== undefined ? { routes: (f) => opts.routes?.(f, () => app, { config, log }) } : {}),
+        ...(opts.routes !== undefined
+          ? { routes: (f) => opts.routes?.(f, () => app, { config, log, metrics }) }
+          : {}),
       });
     } catch (err) {
       process.stderr.write(`herald ${component}: ${(err as Error).message}\n`);
