@@ -43,6 +43,8 @@ export const Close = {
 export interface Socket {
   send(data: string): void;
   close(code: number, reason: string): void;
+  /** Cuts the connection without a closing handshake. */
+  terminate(): void;
   readonly bufferedAmount: number;
 }
 
@@ -108,6 +110,8 @@ export class Session implements Sink {
   #conn: string | undefined;
   #closed = false;
   #connecting = false;
+  /** The code this side closed with (reported even when the peer never answers the close). */
+  #closeCode: number | undefined;
   readonly #subscribed = new Set<string>();
   readonly #watched = new Set<string>();
   readonly #connectTimer: NodeJS.Timeout;
@@ -131,17 +135,23 @@ export class Session implements Sink {
   send(frame: string): void {
     if (this.#closed) return;
     if (this.socket.bufferedAmount > this.deps.maxBufferedBytes) {
-      this.close(
-        Close.SlowConsumer,
-        `send buffer over ${this.deps.maxBufferedBytes} bytes: reading too slowly`,
-      );
+      // A close frame would queue behind what the client is not reading: cut it off instead.
+      if (this.#closeCode === undefined) {
+        this.#closeCode = Close.SlowConsumer;
+        this.deps.log.info(
+          { user: this.user, buffered: this.socket.bufferedAmount },
+          "closing a slow consumer",
+        );
+        this.socket.terminate();
+      }
       return;
     }
     this.socket.send(frame);
   }
 
   close(code: number, reason: string): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#closeCode !== undefined) return;
+    this.#closeCode = code;
     this.socket.close(code, reason);
     // The socket's close event runs `ended`.
   }
@@ -188,7 +198,7 @@ export class Session implements Sink {
     this.#closed = true;
     clearTimeout(this.#connectTimer);
     clearTimeout(this.#expiryTimer);
-    this.deps.closed?.(code);
+    this.deps.closed?.(this.#closeCode ?? code);
     for (const channel of this.#subscribed) this.deps.hub.unsubscribe(channel, this);
     this.deps.hub.unwatch([...this.#watched], this);
     this.deps.heartbeats.remove(this.id);
