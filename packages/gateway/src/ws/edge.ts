@@ -65,9 +65,15 @@ export class WebSocketEdge {
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    if (path !== WEBSOCKET_PATH) return refuse(404, "Not Found");
+    if (path !== WEBSOCKET_PATH) {
+      refuse(404, "Not Found");
+      return;
+    }
     const deps = this.#o.deps();
-    if (deps === undefined) return refuse(503, "Service Unavailable");
+    if (deps === undefined) {
+      refuse(503, "Service Unavailable");
+      return;
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, deps));
   }
 
