@@ -41,7 +41,8 @@ await runWorker("gateway", start, {
           log: log.child({ module: "ws" }),
         };
       },
-      pingMs: tuning.wsPingMs,
+      // A dead peer is found within two pings; its conn then times out after its ttl.
+      pingMs: Math.min(tuning.wsPingMs, Math.floor(config.ttlMs / 3)),
       registry: metrics,
       log,
     });

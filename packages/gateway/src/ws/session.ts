@@ -87,6 +87,9 @@ class NotConnectedError extends HeraldError {
 
 type Params = Record<string, unknown>;
 
+/** The close code of a connection that ended without a closing handshake. */
+const ABNORMAL_CLOSURE = 1006;
+
 const ALLOWED: Record<string, readonly string[]> = {
   connect: ["token", "conn", "user"],
   refresh: ["token"],
@@ -192,7 +195,11 @@ export class Session implements Sink {
     );
   }
 
-  /** The socket closed (either side): its conn ends now, its subscriptions go. */
+  /**
+   * The socket closed: its subscriptions go, and its conn ends now — unless the peer vanished
+   * (1006: no closing handshake, such as a dead network or a crashed client, or no pong), in
+   * which case the conn is left to time out after its ttl, as CONTRACT.md §1 has it.
+   */
   ended(code: number): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -203,7 +210,8 @@ export class Session implements Sink {
     this.deps.hub.unwatch([...this.#watched], this);
     this.deps.heartbeats.remove(this.id);
     const user = this.#grant?.user;
-    if (user !== undefined && this.#conn !== undefined) {
+    const vanished = code === ABNORMAL_CLOSURE && this.#closeCode !== Close.SlowConsumer;
+    if (user !== undefined && this.#conn !== undefined && !vanished) {
       this.deps.dispatcher.handleParams("disconnect", { user, conn: this.#conn }).catch((err: unknown) => {
         // The conn then times out after its ttl.
         this.deps.log.warn(
