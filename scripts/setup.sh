@@ -37,6 +37,19 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; t
   fi
 fi
 
+# The browser test drives Debian's chromium (never a downloaded one); `npm start` does not need it.
+if [ "${HERALD_SKIP_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
+    say "installing chromium from apt (for the browser test)"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null ||
+      say "could not install chromium; the browser test will fail until it is installed (apt-get install chromium)"
+  else
+    say "chromium is missing and there is no apt-get here: the browser test needs it on PATH"
+  fi
+fi
+
 say "installing dependencies"
 pnpm install --frozen-lockfile --reporter=silent
 say "building"

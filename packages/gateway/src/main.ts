@@ -2,6 +2,7 @@
 // Entry point: `node packages/gateway/dist/main.js`, configured by environment variables alone.
 import { runWorker } from "@herald/runtime";
 import { start } from "./app.js";
+import { registerDemo } from "./http/demo.js";
 import { registerHttpApi } from "./http/routes.js";
 import { tuning } from "./tuning.js";
 import { WebSocketEdge } from "./ws/edge.js";
@@ -15,6 +16,7 @@ await runWorker("gateway", start, {
       nodes: async () => (await app()?.nodes()) ?? [],
       log,
     });
+    registerDemo(http);
     // Throws ConfigError (exit 78) for a public key that cannot verify RS256 or ES256.
     const tokens = TokenVerifier.create(config.clientTokens);
     if (tokens.insecure) {
