@@ -6,8 +6,8 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 
 export class FreezableProxy implements AsyncDisposable {
-  #frozen = false;
-  readonly #sockets = new Set<Socket>();
+  frozen = false;
+  readonly sockets = new Set<Socket>();
 
   private constructor(
     readonly server: Server,
@@ -19,16 +19,16 @@ export class FreezableProxy implements AsyncDisposable {
     const server = createServer((client) => {
       const upstream = connect(targetPort, targetHost);
       for (const s of [client, upstream]) {
-        proxy?.#sockets.add(s);
+        proxy?.sockets.add(s);
         s.on("error", () => {});
-        s.on("close", () => proxy?.#sockets.delete(s));
+        s.on("close", () => proxy?.sockets.delete(s));
       }
       const forward = (from: Socket, to: Socket) => {
         from.on("data", (chunk) => {
-          if (!proxy?.#frozen) to.write(chunk);
+          if (!proxy?.frozen) to.write(chunk);
         });
         from.on("end", () => {
-          if (!proxy?.#frozen) to.end();
+          if (!proxy?.frozen) to.end();
         });
       };
       forward(client, upstream);
@@ -45,11 +45,11 @@ export class FreezableProxy implements AsyncDisposable {
 
   /** From now on nothing passes and nothing is closed. */
   freeze(): void {
-    this.#frozen = true;
+    this.frozen = true;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
+    for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
