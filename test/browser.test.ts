@@ -35,7 +35,7 @@ describe("the demo page in a real browser", () => {
       `${base}/demo?channel=lobby&name=${encodeURIComponent(name)}&token=${encodeURIComponent(token)}`,
     );
     await page.waitForFunction(
-      () => (window as unknown as { demo?: { ready: boolean } }).demo?.ready === true,
+      () => (globalThis as unknown as { demo?: { ready: boolean } }).demo?.ready === true,
     );
     return page;
   };
@@ -50,7 +50,7 @@ describe("the demo page in a real browser", () => {
         .sort(),
     );
   const events = (page: Page) =>
-    page.evaluate(() => (window as unknown as { demo: { events: string[] } }).demo.events);
+    page.evaluate(() => (globalThis as unknown as { demo: { events: string[] } }).demo.events);
   const eventMatching = (page: Page, pattern: RegExp, timeoutMs = 10_000) =>
     waitFor(async () => (await events(page)).find((e) => pattern.test(e)), {
       what: `an event ${pattern}`,
@@ -102,7 +102,7 @@ describe("the demo page in a real browser", () => {
     await bob.getByRole("button", { name: "Leave the room" }).click();
     await eventMatching(alice, /^leave bob\/\S+ \(leave\)/);
     await bob.evaluate(() =>
-      (window as unknown as { demo: { room: { join(d: object): Promise<void> } } }).demo.room.join({
+      (globalThis as unknown as { demo: { room: { join(d: object): Promise<void> } } }).demo.room.join({
         name: "Bob",
       }),
     );
