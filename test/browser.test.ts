@@ -43,7 +43,7 @@ describe("the demo page in a real browser", () => {
     page.evaluate(() =>
       [
         ...(
-          window as unknown as { demo: { room: { members: Map<string, { user: string }> } } }
+          globalThis as unknown as { demo: { room: { members: Map<string, { user: string }> } } }
         ).demo.room.members.values(),
       ]
         .map((m) => m.user)
