@@ -93,9 +93,12 @@ describe("the demo page in a real browser", () => {
     await alice.getByRole("button", { name: "Change my mood" }).click();
     await eventMatching(bob, /^update alice /);
     // Alice's page shows bob's status (watched) and his mood.
-    await waitFor(async () => /Bob — \w+\s*online/.test(await alice.locator("#members").innerText()), {
-      what: "bob online with his mood on alice's page",
-    });
+    await waitFor(
+      async () => /Bob — \w+\s*online/.test((await alice.locator("#members").textContent()) ?? ""),
+      {
+        what: "bob online with his mood on alice's page",
+      },
+    );
     mkdirSync(join(repoRoot, ".test-results"), { recursive: true });
     await alice.screenshot({ path: join(repoRoot, ".test-results", "demo.png"), fullPage: true });
 
