@@ -9,15 +9,23 @@ export class FreezableProxy implements AsyncDisposable {
   frozen = false;
   readonly sockets = new Set<Socket>();
 
+  /** Where new connections go (`retarget` moves later ones elsewhere). */
+  target: { port: number; host: string } = { port: 0, host: "127.0.0.1" };
+
   private constructor(
     readonly server: Server,
     readonly port: number,
   ) {}
 
+  /** New connections go to `port` from now on (a load balancer moving clients to another gateway). */
+  retarget(port: number): void {
+    this.target = { ...this.target, port };
+  }
+
   static async start(targetPort: number, targetHost = "127.0.0.1"): Promise<FreezableProxy> {
     let proxy: FreezableProxy | undefined;
     const server = createServer((client) => {
-      const upstream = connect(targetPort, targetHost);
+      const upstream = connect(proxy?.target.port ?? targetPort, proxy?.target.host ?? targetHost);
       for (const s of [client, upstream]) {
         proxy?.sockets.add(s);
         s.on("error", () => {});
@@ -30,12 +38,16 @@ export class FreezableProxy implements AsyncDisposable {
         from.on("end", () => {
           if (!proxy?.frozen) to.end();
         });
+        from.on("close", () => {
+          if (!proxy?.frozen) to.destroy();
+        });
       };
       forward(client, upstream);
       forward(upstream, client);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     proxy = new FreezableProxy(server, (server.address() as { port: number }).port);
+    proxy.target = { port: targetPort, host: targetHost };
     return proxy;
   }
 

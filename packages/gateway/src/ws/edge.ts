@@ -111,14 +111,16 @@ export class WebSocketEdge {
     }
   }
 
-  /** Closes every socket (1001) and waits until their conns have been ended. */
+  /** Closes every socket (1001); their conns are left to time out unless the clients come back. */
   async close(): Promise<void> {
     clearInterval(this.#pinger);
     const closing = [...this.#sessions.keys()].map(
       (ws) =>
         new Promise<void>((resolve) => {
           ws.once("close", () => resolve());
-          ws.close(Close.GoingAway, "gateway stopping");
+          const session = this.#sessions.get(ws);
+          if (session !== undefined) session.close(Close.GoingAway, "gateway stopping");
+          else ws.close(Close.GoingAway, "gateway stopping");
           // A peer that does not answer the close is cut off.
           setTimeout(() => ws.terminate(), 1000).unref();
         }),

@@ -198,7 +198,8 @@ export class Session implements Sink {
   /**
    * The socket closed: its subscriptions go, and its conn ends now — unless the peer vanished
    * (1006: no closing handshake, such as a dead network or a crashed client, or no pong), in
-   * which case the conn is left to time out after its ttl, as CONTRACT.md §1 has it.
+   * which case the conn is left to time out after its ttl, as CONTRACT.md §1 has it; so is it when
+   * the gateway stops.
    */
   ended(code: number): void {
     if (this.#closed) return;
@@ -210,7 +211,10 @@ export class Session implements Sink {
     this.deps.hub.unwatch([...this.#watched], this);
     this.deps.heartbeats.remove(this.id);
     const user = this.#grant?.user;
-    const vanished = code === ABNORMAL_CLOSURE && this.#closeCode !== Close.SlowConsumer;
+    // Vanished, or the gateway stopping (its clients reconnect elsewhere within the ttl, so their
+    // channels see no leave and join again): left to time out rather than disconnected.
+    const vanished =
+      (code === ABNORMAL_CLOSURE && this.#closeCode !== Close.SlowConsumer) || this.#closeCode === Close.GoingAway;
     if (user !== undefined && this.#conn !== undefined && !vanished) {
       this.deps.dispatcher.handleParams("disconnect", { user, conn: this.#conn }).catch((err: unknown) => {
         // The conn then times out after its ttl.
