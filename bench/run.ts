@@ -12,6 +12,7 @@ import { type Measurement, type Options, parseOptions, USAGE, UsageError } from 
 import { RedisServer } from "./lib/redis.js";
 import { environment, resultsDir, table, writeResults } from "./lib/report.js";
 import type { Figure } from "./lib/results.js";
+import { measureHttp } from "./measure/http.js";
 import { measureLatency } from "./measure/latency.js";
 import { measurePopulation } from "./measure/population.js";
 import { measureScaling, measureThroughput } from "./measure/throughput.js";
@@ -56,10 +57,11 @@ async function run(opts: Options): Promise<void> {
       await measurePopulation(opts, redis as RedisServer, which, figures);
     });
   }
+  if (has("http")) await attempt("http", () => measureHttp(opts, figures));
   await redis?.stop();
 }
 
-/** The order of the figures in the table (the items a, e, b, c, d, f), then scaling. */
+/** The order of the figures in the table (the items a, e, b, c, d, f), then scaling and http. */
 const ORDER: readonly string[] = [
   "heartbeats",
   "queries",
@@ -68,6 +70,7 @@ const ORDER: readonly string[] = [
   "memory",
   "recovery",
   "scaling",
+  "http",
 ] satisfies readonly Measurement[];
 const rank = (f: Figure) => ORDER.indexOf(f.id.split(".")[0] as string);
 

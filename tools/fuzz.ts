@@ -5,6 +5,12 @@
  *   1. requests: --inputs hostile and malformed requests (tools/lib/inputs.ts), --concurrency at
  *      a time, each judged (tools/lib/oracle.ts): a reply within --timeout-ms, never a 500, a bad
  *      input's 4xx naming the field or the rule, a valid input's result or state refusal;
+ *  1b. HTTP: --http hostile requests to the gateway's HTTP API (tools/lib/http-inputs.ts),
+ *      --http-concurrency at a time on keep-alive connections, each judged
+ *      (tools/lib/http-oracle.ts): an answer within --timeout-ms, never HTTP 500 nor an error
+ *      code 500 (Centrifugo's 100), only the statuses CONTRACT.md §7 allows, a wrong key 401, the
+ *      body what the NATS oracle requires; afterwards `GET /health` 200, no 5xx counted in
+ *      `/metrics` and no failed request in the gateway's log;
  *   2. plain publishes of the same inputs (no reply subject): every one must be counted by the
  *      gateway (appended, dropped as invalid, ignored query), none failed;
  *   3. --garbage messages on the internal subjects, each published as the component allowed to
@@ -17,10 +23,12 @@
  * The server runs with nats-auth.conf (tools/lib/stack.ts `AUTH`): the workers as their own
  * users, the requests as `client`, each garbage message as the component that may publish it.
  *
- * Prints the figures (inputs, crashes, hangs, 500s, wrong answers, canary checks, RSS of every
- * process before and after) and exits 1 when a worker exited, a request went unanswered, an
- * input got a 500 or a wrong answer, the canary went wrong, a probe failed, or the server
- * logged a permissions violation.
+ * Prints the figures (inputs, crashes, hangs, 500s, wrong answers, the same over HTTP with the
+ * known findings, canary checks, RSS of every process before and after) and exits 1 when a
+ * worker exited, a request (NATS or HTTP) went unanswered, an input got a 500 or a wrong answer,
+ * the canary went wrong, a probe failed, the server logged a permissions violation, or the
+ * gateway was not healthy, counted a 5xx or logged an internal error after the HTTP requests.
+ * Findings already reported (tools/lib/http-oracle.ts KNOWN_FINDINGS) are shown, not failed.
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,6 +40,9 @@ import { headers as natsHeaders } from "@nats-io/nats-core";
 import fc from "fast-check";
 import { Canary } from "./lib/canary.js";
 import { GARBAGE_CHANNELS, GARBAGE_USERS, type Garbage, garbage, STATS_BODIES } from "./lib/garbage.js";
+import { failedRequestLines, gatewayHttpHealth, sendAll } from "./lib/http-fuzz.js";
+import { HTTP_FUZZ_KEY, httpInputs } from "./lib/http-inputs.js";
+import { describeHttp, KNOWN_FINDINGS } from "./lib/http-oracle.js";
 import { type ApiInput, apiInputs, bodyBytes } from "./lib/inputs.js";
 import { ask, describeInput, judge } from "./lib/oracle.js";
 import { Examples, mib, numberArgs, pool, Tally, table } from "./lib/report.js";
@@ -43,6 +54,8 @@ const USAGE = `usage: pnpm fuzz [options]
   --seed S          seed of every input (default: random; printed, and repeats a run)
   --garbage N       messages on internal subjects (default: inputs / 2)
   --concurrency N   requests in flight at once (default 32)
+  --http N          HTTP requests to the gateway's HTTP API (default inputs / 5)
+  --http-concurrency N  HTTP requests in flight at once, on keep-alive connections (default 16)
   --partitions N    HERALD_PARTITIONS (default 4)
   --timeout-ms N    how long a reply may take (default 10000)
   --paced 0|1       1: each chunk of 1000 garbage messages waits for a barrier (default);
@@ -55,6 +68,8 @@ const args = numberArgs(USAGE, {
   seed: undefined,
   garbage: undefined,
   concurrency: 32,
+  http: undefined,
+  "http-concurrency": 16,
   partitions: 4,
   "timeout-ms": 10_000,
   paced: 1,
@@ -63,6 +78,8 @@ const INPUTS = args.inputs as number;
 const SEED = args.seed ?? Math.floor(Math.random() * 2_000_000_000);
 const GARBAGE = args.garbage ?? Math.floor(INPUTS / 2);
 const CONCURRENCY = args.concurrency as number;
+const HTTP_INPUTS = args.http ?? Math.floor(INPUTS / 5);
+const HTTP_CONCURRENCY = args["http-concurrency"] as number;
 const PARTITIONS = args.partitions as number;
 const TIMEOUT_MS = args["timeout-ms"] as number;
 const PACED = args.paced !== 0;
@@ -80,7 +97,7 @@ function chunkOf(arb: fc.Arbitrary<ApiInput>, i: number): ApiInput[] {
 async function main(): Promise<number> {
   const started = Date.now();
   log(
-    `fuzz: seed ${SEED} (--seed ${SEED} repeats this run), ${INPUTS} inputs, ${GARBAGE} garbage messages${AUTH ? ", NATS auth" : ""}`,
+    `fuzz: seed ${SEED} (--seed ${SEED} repeats this run), ${INPUTS} inputs, ${HTTP_INPUTS} HTTP requests, ${GARBAGE} garbage messages${AUTH ? ", NATS auth" : ""}`,
   );
   await using stack = await Stack.start({
     partitions: PARTITIONS,
@@ -88,6 +105,7 @@ async function main(): Promise<number> {
     // Info: partitions taken and given back, snapshots; the garbage phase adds a warning per
     // dead letter and invalid KV value. Kept in files (the end of the run prints where).
     env: { LOG_LEVEL: "info", PRESENCE_MAX_TTL_MS: String(MAX_TTL_MS) },
+    http: { apiKey: HTTP_FUZZ_KEY },
   });
   const canary = new Canary(await stack.connectAs("client", "fuzz-canary"), {
     tag: String(SEED),
@@ -137,6 +155,49 @@ async function main(): Promise<number> {
   }
   const requestSeconds = (Date.now() - t0) / 1000;
   const longestStep: [string, unknown][] = [["requests", await maxStepMs(stack)]];
+
+  // ---- 1b. HTTP ---------------------------------------------------------------------------------
+  const base = await stack.httpUrl();
+  const httpArb = httpInputs({
+    nowMs: Date.now(),
+    maxTtlMs: MAX_TTL_MS,
+    avoid: new Set(canary.ids),
+    big: true,
+  });
+  const httpOutcomes = new Tally();
+  const httpProblems = new Tally();
+  t0 = Date.now();
+  let httpSent = 0;
+  const httpChunks = Math.ceil(HTTP_INPUTS / CHUNK);
+  for (let c = 0; c < httpChunks; c++) {
+    const inputs = fc.sample(httpArb, {
+      seed: (SEED ^ 0x4854) + c * 7919,
+      numRuns: Math.min(CHUNK, HTTP_INPUTS - c * CHUNK),
+    });
+    await sendAll(base, inputs, {
+      concurrency: HTTP_CONCURRENCY,
+      timeoutMs: TIMEOUT_MS,
+      first: c * CHUNK,
+      judged: (input, j, i) => {
+        httpOutcomes.add(`${input.label} → ${j.outcome}`);
+        if (j.problem === undefined) return;
+        httpProblems.add(j.problem.kind);
+        problems.add(
+          `http ${j.problem.kind} (${input.label})`,
+          `HTTP input ${i}: ${j.problem.detail}\n      ${describeHttp(input)}`,
+        );
+      },
+    });
+    httpSent += inputs.length;
+    if ((c + 1) % 10 === 0 || c === httpChunks - 1) {
+      await checkCanary(`after ${httpSent} HTTP requests`);
+      log(
+        `  HTTP: ${httpSent}/${HTTP_INPUTS} (${since(t0)}), ${httpProblems.get("no-reply")} hangs, ` +
+          `${httpProblems.get("500")} × 500, ${httpProblems.get("wrong")} wrong, ${httpProblems.get("known")} known`,
+      );
+    }
+  }
+  const httpSeconds = (Date.now() - t0) / 1000;
 
   // ---- 2. plain publishes ---------------------------------------------------------------------
   t0 = Date.now();
@@ -337,6 +398,11 @@ async function main(): Promise<number> {
   const violations = stack.violations();
   for (const v of violations) problems.add("permissions", v);
   longestStep.push(["probes", await maxStepMs(stack)]);
+  const httpAfter = await gatewayHttpHealth(base);
+  const failedLines = failedRequestLines(stack.workers.find((w) => w.name === "gateway")?.output ?? "");
+  if (httpAfter.health !== 200) problems.add("http health", `GET /health answered ${httpAfter.health}`);
+  for (const [k, n] of Object.entries(httpAfter.metrics500)) problems.add("http metrics", `${k}: ${n}`);
+  for (const l of failedLines.internal) problems.add("http failed", l.slice(0, 500));
   const rssAfter = stack.rss();
   const crashes = stack.exited();
   for (const c of crashes) problems.add("crash", c);
@@ -349,7 +415,25 @@ async function main(): Promise<number> {
       ["figure", "value"],
       [
         ["inputs (requests)", INPUTS],
-        ["requests per second", Math.round(INPUTS / requestSeconds)],
+        ["requests per second", INPUTS > 0 ? Math.round(INPUTS / requestSeconds) : "—"],
+        ["HTTP requests", HTTP_INPUTS],
+        ["HTTP requests per second", HTTP_INPUTS > 0 ? Math.round(HTTP_INPUTS / httpSeconds) : "—"],
+        [
+          "  HTTP hangs / 500s / wrong / known findings",
+          `${httpProblems.get("no-reply")} / ${httpProblems.get("500")} / ${httpProblems.get("wrong")} / ${httpProblems.get("known")}`,
+        ],
+        ["  GET /health at the end", httpAfter.health ?? "no answer"],
+        [
+          "  /metrics: HTTP requests by status",
+          Object.entries(httpAfter.byStatus)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", "),
+        ],
+        ["  /metrics: 5xx other than 503", Object.values(httpAfter.metrics500).reduce((a, b) => a + b, 0)],
+        [
+          "  gateway log: HTTP request failed (internal / a client's 4xx)",
+          `${failedLines.internal.length} / ${failedLines.clientErrors}`,
+        ],
         ["plain publishes", published],
         [
           "  counted appended / dropped / ignored / failed",
@@ -390,6 +474,11 @@ async function main(): Promise<number> {
   );
   log("");
   log(table(["input → outcome", "count"], outcomes.rows()));
+  log("");
+  log(table(["HTTP input → outcome", "count"], httpOutcomes.rows()));
+  for (const k of KNOWN_FINDINGS)
+    if (httpOutcomes.rows().some(([key]) => key.endsWith(`known ${k.id}`)))
+      log(`\nknown finding ${k.id}: ${k.what}`);
   const unanswered = stats.rows().filter(([k]) => k.startsWith("unanswered "));
   if (unanswered.length > 0)
     log(
@@ -404,7 +493,13 @@ async function main(): Promise<number> {
     problems.count("probe") > 0 ||
     problems.count("plain-lost") > 0 ||
     problems.count("plain-failed") > 0 ||
-    problems.count("permissions") > 0;
+    problems.count("permissions") > 0 ||
+    httpProblems.get("no-reply") > 0 ||
+    httpProblems.get("500") > 0 ||
+    httpProblems.get("wrong") > 0 ||
+    problems.count("http health") > 0 ||
+    problems.count("http metrics") > 0 ||
+    problems.count("http failed") > 0;
   if (failed || problems.print() !== "") log(`\nproblems:\n${problems.print()}`);
   const logs = stack.saveLogs(join(tmpdir(), `herald-fuzz-${SEED}-${process.pid}`));
   log(`\nlogs: ${logs.join(" ")}`);

@@ -185,11 +185,19 @@ export class HeraldStack {
     return sum(await this.actorStats({ timeoutMs: 10_000 }), "users");
   }
 
+  /**
+   * What the gateway API reports in `$SRV.STATS.presence` (its counters, the appender's, its
+   * view's); with several gateways, whichever answers first.
+   */
+  async gatewayData(): Promise<Record<string, unknown>> {
+    const m = await this.nc.request(`$SRV.STATS.${SERVICE_NAME}`, "", { timeout: 5000 });
+    const body = m.json<{ endpoints?: { data?: Record<string, unknown> }[] }>();
+    return body.endpoints?.[0]?.data ?? {};
+  }
+
   /** The gateway API's counters of plain-published commands (from `$SRV.STATS.presence`). */
   async gatewayPlainCounters(): Promise<{ appended: number; dropped: number; failed: number }> {
-    const m = await this.nc.request(`$SRV.STATS.${SERVICE_NAME}`, "", { timeout: 5000 });
-    const body = m.json<{ endpoints?: { data?: Record<string, number> }[] }>();
-    const data = body.endpoints?.[0]?.data ?? {};
+    const data = (await this.gatewayData()) as Record<string, number | undefined>;
     return {
       appended: data.plain_appended ?? 0,
       dropped: data.plain_dropped ?? 0,

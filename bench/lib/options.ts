@@ -9,6 +9,7 @@ export const MEASUREMENTS = [
   "queries",
   "recovery",
   "scaling",
+  "http",
 ] as const;
 export type Measurement = (typeof MEASUREMENTS)[number];
 
@@ -21,6 +22,7 @@ const DESCRIPTIONS: Readonly<Record<Measurement, string>> = {
   queries: "get_user_status ×1000 under load",
   recovery: "clean stop / kill -9 → caught up, replay rate",
   scaling: "heartbeat throughput with 1, 2 and 4 presence-actors",
+  http: "get_user_status ×1000 and heartbeats ×1000 over HTTP vs NATS request-reply",
 };
 
 /** The measurements' former names, the issue's item letters; `--only` still takes them. */
@@ -54,6 +56,8 @@ export interface Options {
   readonly changeMs: number;
   /** presence-actor process counts of the scaling runs. */
   readonly scaling: readonly number[];
+  /** Requests in flight, over NATS and over HTTP alike, in `http`. */
+  readonly httpConcurrency: number;
 }
 
 const width = Math.max(...MEASUREMENTS.map((m) => m.length));
@@ -69,6 +73,8 @@ export const USAGE = `usage: pnpm bench [options]
                    parentheses still work as aliases (--only a,d,f = heartbeats,memory,recovery)
 ${listed.join("\n")}
   --scaling        the same as --only scaling
+  --http           the same as --only http
+  --http-concurrency N  requests in flight in http, on either transport (default 8)
   --quick          short windows and fewer users, for development
   --users N        tracked users of offline, memory and recovery (default 1000000, quick 50000)
   --hb-users N     live users of heartbeats, queries and scaling (default 100000, quick 20000)
@@ -94,6 +100,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   let users: number | undefined;
   let hbUsers: number | undefined;
   let windowS: number | undefined;
+  let httpConcurrency: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     switch (arg) {
@@ -107,6 +114,12 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
         break;
       case "--scaling":
         only = new Set(["scaling"]);
+        break;
+      case "--http":
+        only = new Set(["http"]);
+        break;
+      case "--http-concurrency":
+        httpConcurrency = positiveInt(arg, argv[++i]);
         break;
       case "--only": {
         const list = (argv[++i] ?? "").split(",").filter((s) => s !== "");
@@ -143,5 +156,6 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
     changeRate: 5000,
     changeMs: quick ? 6000 : 20_000,
     scaling: [1, 2, 4],
+    httpConcurrency: httpConcurrency ?? 8,
   };
 }

@@ -33,14 +33,14 @@ import type { RedisHeartbeatsApi } from "../procs/redis-heartbeats.js";
 
 /** Heartbeats per message of the headline figure. */
 export const BATCH = 100;
-const PREFIX = "hb-";
+export const PREFIX = "hb-";
 const SINK_SUBJECT = "bench.sink.heartbeat";
 /** Redis pipelines: as many SETs per round trip as heartbeats per message, several in flight. */
 const REDIS_PIPELINE = 100;
 const REDIS_INFLIGHT = 16;
 
 /** Makes `users` live (one heartbeat each, long ttl) through the command stream. */
-async function preload(stack: HeraldStack, users: number, label: string): Promise<void> {
+export async function preload(stack: HeraldStack, users: number, label: string): Promise<void> {
   const result = await loadThroughStream(stack.nc, {
     label,
     count: users,

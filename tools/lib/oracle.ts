@@ -99,7 +99,16 @@ function checkResult(input: ApiInput, result: unknown): string | undefined {
   return undefined;
 }
 
-export function judge(input: ApiInput, answer: Answer): Judgement {
+export interface JudgeOptions {
+  /**
+   * Whether an error reply must carry the micro-service error headers (default true: over
+   * NATS). Over HTTP the body is the same JSON and there are no such headers.
+   */
+  readonly natsHeaders?: boolean;
+}
+
+export function judge(input: ApiInput, answer: Answer, opts: JudgeOptions = {}): Judgement {
+  const natsHeaders = opts.natsHeaders ?? true;
   if (answer.data === undefined) {
     return {
       outcome: "none",
@@ -120,7 +129,7 @@ export function judge(input: ApiInput, answer: Answer): Judgement {
     return wrong("none", "the reply has not exactly one of result and error");
   }
   if (reply.error === undefined) {
-    if (answer.headers?.get("Nats-Service-Error-Code"))
+    if (natsHeaders && answer.headers?.get("Nats-Service-Error-Code"))
       return wrong("result", "a result with an error header");
     const problem = input.expect.kind === "answered" ? undefined : checkResult(input, reply.result);
     if (problem !== undefined) return wrong("result", problem);
@@ -138,8 +147,9 @@ export function judge(input: ApiInput, answer: Answer): Judgement {
   }
   if (code === 500) return { outcome: 500, problem: { kind: "500", detail: message } };
   if (
-    answer.headers?.get("Nats-Service-Error-Code") !== String(code) ||
-    !answer.headers?.get("Nats-Service-Error")
+    natsHeaders &&
+    (answer.headers?.get("Nats-Service-Error-Code") !== String(code) ||
+      !answer.headers?.get("Nats-Service-Error"))
   ) {
     return wrong(code, "the error headers do not carry the code and the message");
   }

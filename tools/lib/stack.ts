@@ -30,6 +30,12 @@ export interface StackOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Extra lines of the server's configuration (e.g. a larger max_payload). */
   readonly serverConfig?: string;
+  /**
+   * The gateway's HTTP API (CONTRACT.md §7) on a free loopback port, with this HTTP_API_KEY;
+   * {@link Stack.httpUrl} tells where. (The gateway then logs at info at least: that is where
+   * it says which port it took.)
+   */
+  readonly http?: { readonly apiKey: string };
 }
 
 /**
@@ -87,11 +93,23 @@ export class Stack implements AsyncDisposable {
     try {
       const nc = await connect({ ...optionsFor(server, "client"), name: "herald-tools" });
       const admin = await connect({ ...optionsFor(server, "admin"), name: "herald-tools-admin" });
-      const env = { ...TOOL_ENV, ...opts.env, HERALD_PARTITIONS: String(opts.partitions) };
+      const env: Record<string, string> = {
+        ...TOOL_ENV,
+        ...opts.env,
+        HERALD_PARTITIONS: String(opts.partitions),
+      };
       stack = new Stack(server, env, nc, admin);
       stack.#conns.push(nc, admin);
       for (const name of COMPONENTS) {
-        stack.workers.push(WorkerProcess.spawn(name, { ...env, NATS_URL: urlFor(server, name) }));
+        const http =
+          name === "gateway" && opts.http !== undefined
+            ? {
+                HTTP_ADDR: "127.0.0.1:0",
+                HTTP_API_KEY: opts.http.apiKey,
+                ...(["info", "debug", "trace"].includes(env.LOG_LEVEL ?? "") ? {} : { LOG_LEVEL: "info" }),
+              }
+            : {};
+        stack.workers.push(WorkerProcess.spawn(name, { ...env, ...http, NATS_URL: urlFor(server, name) }));
       }
       await stack.waitReady(opts.partitions);
       return stack;
@@ -100,6 +118,13 @@ export class Stack implements AsyncDisposable {
       else await server[Symbol.asyncDispose]();
       throw err;
     }
+  }
+
+  /** The gateway's HTTP listener, `http://127.0.0.1:<port>` (with the `http` option). */
+  async httpUrl(): Promise<string> {
+    const gateway = this.workers.find((w) => w.name === "gateway");
+    if (gateway === undefined) throw new Error("no gateway");
+    return gateway.httpUrl();
   }
 
   /** The URL a process acting as `user` connects with. */

@@ -15,6 +15,12 @@ export type { FastifyInstance } from "fastify";
 
 /** Largest request body read (CONTRACT.md §7: over 1 MiB is 413). */
 export const HTTP_BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * Bodies up to this size are read whole, so that one over {@link HTTP_BODY_LIMIT_BYTES} is
+ * answered 413 on a connection that stays open (the routes check the 1 MiB themselves); only a
+ * larger one is cut off while it is still being sent.
+ */
+export const HTTP_READ_LIMIT_BYTES = 8 * 1024 * 1024;
 
 export interface HttpServerOptions {
   readonly addr: ListenAddress;
@@ -59,7 +65,17 @@ function httpMetrics(registry: Registry) {
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const { addr, health, registry, log } = opts;
-  const app = Fastify({ logger: false, bodyLimit: HTTP_BODY_LIMIT_BYTES, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: HTTP_READ_LIMIT_BYTES,
+    return503OnClosing: true,
+    // Method names are short; a long one is an unknown method (404 from the route), not a 414.
+    maxParamLength: 4096,
+    // A path the router cannot read (bad percent-encoding) is answered in the API's shape too.
+    frameworkErrors: (err, _req, reply) => {
+      void reply.code(400).send(errorBody(400, `the request could not be read: ${err.message}`));
+    },
+  });
   const metrics = httpMetrics(registry);
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";

@@ -10,6 +10,7 @@ import {
   echo,
   HeraldError,
   InvalidParamsError,
+  limits,
   type Member,
   NotReadyError,
   TooLargeError,
@@ -124,8 +125,9 @@ export function registerHttpApi(http: FastifyInstance, deps: HttpApiDeps): void 
           .type(JSON_TYPE)
           .send(JSON.stringify(err.toJSON()));
       api.setErrorHandler((err: FastifyError, req, reply) => {
-        logInternal(err, req);
-        return sendError(req, reply, frameworkError(err));
+        const e = frameworkError(err);
+        logInternal(e, req);
+        return sendError(req, reply, e);
       });
       api.post("/batch", async (req, reply) => {
         checkContentType(req);

@@ -214,7 +214,8 @@ export class Session implements Sink {
     // Vanished, or the gateway stopping (its clients reconnect elsewhere within the ttl, so their
     // channels see no leave and join again): left to time out rather than disconnected.
     const vanished =
-      (code === ABNORMAL_CLOSURE && this.#closeCode !== Close.SlowConsumer) || this.#closeCode === Close.GoingAway;
+      (code === ABNORMAL_CLOSURE && this.#closeCode !== Close.SlowConsumer) ||
+      this.#closeCode === Close.GoingAway;
     if (user !== undefined && this.#conn !== undefined && !vanished) {
       this.deps.dispatcher.handleParams("disconnect", { user, conn: this.#conn }).catch((err: unknown) => {
         // The conn then times out after its ttl.
