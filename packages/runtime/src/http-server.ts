@@ -6,7 +6,7 @@
  * with a 4xx status, never 500.
  */
 import { ConfigError, ErrorCode, type ListenAddress } from "@herald/protocol";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { Health } from "./health.js";
@@ -73,7 +73,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     maxParamLength: 4096,
     // A path the router cannot read (bad percent-encoding) is answered in the API's shape too.
     frameworkErrors: (err, _req, reply) => {
-      void reply.code(400).send(errorBody(400, `the request could not be read: ${err.message}`));
+      // The reply's generic types here are those of no route in particular.
+      void (reply as unknown as FastifyReply)
+        .code(400)
+        .send(errorBody(400, `the request could not be read: ${err.message}`));
     },
   });
   const metrics = httpMetrics(registry);
