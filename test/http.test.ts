@@ -376,6 +376,30 @@ describe("the HTTP API", () => {
       expect(transport.status).toBe(413);
     });
 
+    it("the legacy Centrifugo endpoint refuses a line that is not UTF-8 (107) and serves the others; over 1 MiB is 107", async () => {
+      const body = Buffer.concat([
+        Buffer.from('{"method":"presence_stats","params":{"channel":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}}\n{"method":"presence_stats","params":{"channel":"room"}}'),
+      ]);
+      const res = await fetch(`${base}/centrifugo/api`, {
+        method: "POST",
+        headers: { "x-api-key": KEY },
+        body,
+      });
+      const [bad, good] = (await res.text()).split("\n").map((l) => JSON.parse(l) as Reply);
+      expect(bad?.error).toEqual({ code: 107, message: "body is not valid UTF-8" });
+      expect(good?.result).toBeDefined();
+      const huge = `{"method":"info","params":{"pad":"${"x".repeat(1024 * 1024)}"}}`;
+      const over = await fetch(`${base}/centrifugo/api`, {
+        method: "POST",
+        headers: { "x-api-key": KEY },
+        body: huge,
+      });
+      expect(over.status).toBe(200);
+      expect(((await over.json()) as Reply).error?.code).toBe(107);
+    });
+
     it("an empty body is {} (then the params are checked)", async () => {
       const res = await fetch(`${base}/api/presence`, { method: "POST", headers: { "x-api-key": KEY } });
       expect(((await res.json()) as Reply).error?.message).toMatch(/channel/);

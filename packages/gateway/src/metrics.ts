@@ -4,7 +4,7 @@
  * clients. Method labels are the contract's method names only (anything else is `unknown`).
  */
 import { isMethod } from "@herald/protocol";
-import type { Registry } from "@herald/runtime";
+import { gaugeOf, type Registry } from "@herald/runtime";
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { PresenceView } from "./view.js";
 
@@ -72,15 +72,7 @@ export class GatewayMetrics {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       registers,
     });
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read());
-        },
-      });
+    const gauge = (name: string, help: string, read: () => number) => gaugeOf(registry, name, help, read);
     new Gauge({
       name: "herald_users",
       help: "Users known to the gateway's view, by the status others see (offline: with stored times)",

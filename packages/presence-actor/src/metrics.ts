@@ -3,7 +3,7 @@
  * moves away takes nothing from them, so they only grow while the process runs; gauges are read
  * from the partitions it runs when scraped.
  */
-import type { Registry } from "@herald/runtime";
+import { gaugeOf, type Registry } from "@herald/runtime";
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { Output } from "./partition.js";
 
@@ -77,15 +77,7 @@ export class ActorMetrics {
       for (const r of sources.runners()) n += read(r);
       return n;
     };
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read());
-        },
-      });
+    const gauge = (name: string, help: string, read: () => number) => gaugeOf(registry, name, help, read);
     gauge("herald_partitions_owned", "Partitions whose lease this process holds", sources.owned);
     gauge(
       "herald_partitions_caught_up",

@@ -13,7 +13,7 @@ export {
 export { isConsumerNotFound, isWrongLastSequence } from "./jetstream-errors.js";
 export { latch } from "./latch.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
-export { createRegistry, METRIC_PREFIX, type Registry } from "./metrics.js";
+export { counterOf, createRegistry, gaugeOf, METRIC_PREFIX, type Registry } from "./metrics.js";
 export { connectNats, inboxPrefixFor } from "./nats.js";
 export { type Publication, StreamPublisher } from "./publisher.js";
 export {

@@ -6,7 +6,7 @@
  * partitions come and go, so they only ever grow while it runs.
  */
 import type { Component } from "@herald/protocol";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
 export type { Registry } from "prom-client";
 
@@ -18,4 +18,29 @@ export function createRegistry(component: Component): Registry {
   registry.setDefaultLabels({ component });
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   return registry;
+}
+
+/** A gauge read from `read()` whenever the registry is scraped. */
+export function gaugeOf(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** A counter that reports a count kept elsewhere, which only grows while the process runs. */
+export function counterOf(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }

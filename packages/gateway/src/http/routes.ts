@@ -206,14 +206,27 @@ export function registerHttpApi(http: FastifyInstance, deps: HttpApiDeps): void 
       // The legacy endpoint: newline-separated {"method", "params"} commands, one reply line each.
       api.post("/api", async (req, reply) => {
         const caller = callerOf(req);
-        const text = Buffer.from(bodyOf(req)).toString("utf8");
-        const lines = text.split("\n").filter((line) => line.trim() !== "");
+        const body = Buffer.from(bodyOf(req));
+        if (body.length > limits.requestMaxBytes) {
+          throw new TooLargeError(
+            `request body has ${body.length} bytes; at most ${limits.requestMaxBytes} are allowed`,
+          );
+        }
+        // Split as bytes: each line is then decoded strictly (a line that is not UTF-8 is refused).
+        const lines: Buffer[] = [];
+        for (let start = 0; start <= body.length; ) {
+          const end = body.indexOf(0x0a, start);
+          const line = body.subarray(start, end === -1 ? body.length : end);
+          if (line.toString("latin1").trim() !== "") lines.push(line);
+          if (end === -1) break;
+          start = end + 1;
+        }
         if (lines.length > 1000)
           throw new TooLargeError(`${lines.length} commands, at most 1000 are allowed`);
         const replies: string[] = [];
         for (const line of lines) {
           try {
-            const cmd = decodeBody(Buffer.from(line, "utf8"));
+            const cmd = decodeBody(line);
             if (
               typeof cmd !== "object" ||
               cmd === null ||
