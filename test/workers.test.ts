@@ -275,9 +275,12 @@ describe("workers as processes", () => {
         { HTTP_API_KEY: "short" },
         "HTTP_API_KEY: must be 16 to 512 printable ASCII characters without spaces",
       ],
+      [{ CLIENT_TOKEN_HMAC_SECRET: "short" }, "CLIENT_TOKEN_HMAC_SECRET: must be at least 32 bytes"],
+      [{ CLIENT_TOKEN_PUBLIC_KEY: "not a key" }, "CLIENT_TOKEN_PUBLIC_KEY: must be a PEM public key"],
+      [{ CLIENT_INSECURE: "yes" }, "CLIENT_INSECURE: must be true or false"],
     ];
     // Every variable config.ts reads (`env.X`, an integer's `variable: "X"`, an address's
-    // `readAddress(env, "X"`) is among them.
+    // `readAddress(env, "X"`, a token setting's `text("X"`) is among them.
     const source = readFileSync(join(repoRoot, "packages", "protocol", "src", "config.ts"), "utf8");
     const variables = new Set(
       [...source.matchAll(/(?:\benv\.|variable: "|readAddress\(env, "|text\(")([A-Z][A-Z0-9_]*)/g)]
