@@ -181,7 +181,13 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
     nodes,
     health: () => (feed.ready ? undefined : "the view of the KV buckets is still loading"),
     ready: () => feed.whenReady(),
-    stats: () => ({ ...appender.stats(), view: { ...feed.stats(), ...view.counts } }),
+    stats: () => ({
+      ...appender.stats(),
+      view: { ...feed.stats(), ...view.counts },
+      // What the view holds: users by the status others see, live conns, channels, members.
+      totals: view.totals(),
+      websocket_subscriptions: sockets.hub.stats,
+    }),
     async close() {
       // No new requests; those being served finish (their appends are flushed below).
       await api.stop();
