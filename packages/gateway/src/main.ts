@@ -2,6 +2,7 @@
 // Entry point: `node packages/gateway/dist/main.js`, configured by environment variables alone.
 import { runWorker } from "@herald/runtime";
 import { start } from "./app.js";
+import { registerDashboard } from "./dashboard/routes.js";
 import { registerDemo } from "./http/demo.js";
 import { registerHttpApi } from "./http/routes.js";
 import { tuning } from "./tuning.js";
@@ -17,6 +18,7 @@ await runWorker("gateway", start, {
       log,
     });
     registerDemo(http);
+    registerDashboard(http, { app, config, log, metrics });
     // Throws ConfigError (exit 78) for a public key that cannot verify RS256 or ES256.
     const tokens = TokenVerifier.create(config.clientTokens);
     if (tokens.insecure) {

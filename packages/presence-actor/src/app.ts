@@ -152,6 +152,9 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
         owner,
         partitions: leases.held,
         caught_up: caughtUp,
+        // Command-stream messages not applied yet over its partitions, and its dead letters.
+        lag: [...runners.values()].reduce((n, r) => n + r.lag, 0),
+        dead_letters: metrics.deadLetters,
         ...total,
         ...runs,
         channel_names: channelNames,

@@ -29,6 +29,8 @@ export class ActorMetrics {
   readonly #step: Histogram;
   readonly #replayed: Counter;
   readonly #ticks: Counter;
+  /** Dead letters stored by this process (also in its stats). */
+  deadLetters = 0;
 
   constructor(registry: Registry, sources: ActorGaugeSources) {
     const registers = [registry];
@@ -111,8 +113,10 @@ export class ActorMetrics {
     for (const o of outputs) if (o.kind !== undefined) n[o.kind] = (n[o.kind] ?? 0) + 1;
     for (const [kind, count = 0] of Object.entries(n)) {
       if (kind === "fact") this.#facts.inc(count);
-      else if (kind === "dead_letter") this.#deadLetters.inc(count);
-      else this.#events.inc({ type: kind }, count);
+      else if (kind === "dead_letter") {
+        this.#deadLetters.inc(count);
+        this.deadLetters += count;
+      } else this.#events.inc({ type: kind }, count);
     }
   }
 
