@@ -110,7 +110,9 @@ describe("PartitionRunner on a cluster", () => {
     console.log(
       `runner: commands stored ${storedAt - killedAt} ms after the node died, applied ${appliedAt - storedAt} ms later`,
     );
-    // Two quiet checks, then a new consumer (whose creation may itself time out once on 2.9).
-    expect(appliedAt - storedAt).toBeLessThan(10 * tuning.stallCheckMs);
+    // Two quiet checks, then a new consumer (whose creation may itself time out once or twice on
+    // 2.9, more slowly on a machine busy with the rest of the suite: 6–8 s alone, 21 s seen in a
+    // full run). The client's own recovery takes 30 s and more, which the 30 s wait above refuses.
+    expect(appliedAt - storedAt).toBeLessThan(12.5 * tuning.stallCheckMs);
   });
 });
