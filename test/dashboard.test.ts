@@ -6,6 +6,7 @@
  * charts draw, the live tail follows its filter, and the page logs no error. Screenshots are kept
  * in .test-results/dashboard*.png.
  */
+import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { COMPONENTS, encodeToken, STATUS_BUCKET, type StatusDoc } from "@herald/protocol";
@@ -344,6 +345,73 @@ describe("the dashboard in a real browser", () => {
     expect(problems).toEqual([]);
     expect(server.permissionViolations()).toEqual([]);
   });
+
+  it("fed by `herald simulate`, it shows the load, and its totals settle on the API's", async () => {
+    const page = await open();
+    await enterKey(page, KEY);
+    await waitFor(
+      async () => (await attr(page, "#total-conns")) !== null && (await attr(page, "#total-conns")) !== "",
+      {
+        what: "the totals shown",
+      },
+    );
+    const before = Number(await attr(page, "#total-conns"));
+    // The command line's load, as a person would run it, as the `client` user.
+    const sim = spawn(
+      process.execPath,
+      [
+        join(repoRoot, "packages", "cli", "dist", "main.js"),
+        "simulate",
+        "--users",
+        "40",
+        "--channels",
+        "4",
+        "--rate",
+        "40",
+        "--duration",
+        "6s",
+        "--prefix",
+        "dash-sim",
+        "--seed",
+        "7",
+        "--server",
+        server.urlFor("client"),
+        "--credentials",
+        "",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    sim.stdout?.on("data", (c: Buffer) => (out += c));
+    sim.stderr?.on("data", (c: Buffer) => (out += c));
+    const exited = new Promise<number | null>((resolve) => sim.once("exit", (code) => resolve(code)));
+    const nodes = async () =>
+      (
+        (await (
+          await fetch(`${gateway}/centrifugo/api/info`, {
+            method: "POST",
+            headers: { "x-api-key": KEY },
+            body: "{}",
+          })
+        ).json()) as { result: { nodes: { num_clients: number; num_users: number }[] } }
+      ).result.nodes[0];
+    // While it runs the page shows the load; once it has stopped (its conns disconnected), the
+    // page's figures settle on the API's.
+    await waitFor(async () => Number(await attr(page, "#total-conns")) > before + 10, {
+      what: "the simulation's conns on the page",
+      timeoutMs: 15_000,
+    });
+    expect(await exited, out).toBe(0);
+    await waitFor(
+      async () => {
+        const n = await nodes();
+        const conns = Number(await attr(page, "#total-conns"));
+        const users = Number(await attr(page, "#total-online")) + Number(await attr(page, "#total-away"));
+        return conns === n?.num_clients && users === n?.num_users;
+      },
+      { what: "the page's totals equal info after the simulation", timeoutMs: 15_000 },
+    );
+  }, 40_000);
 
   it("shows a worker that stops answering, and the partitions nobody owns, at a glance", async () => {
     const page = await open();
