@@ -3,7 +3,8 @@
  * chromium via playwright-core), against nats-server with auth and the three workers as
  * processes, the gateway with HTTP_API_KEY: the key prompt guards every data call; then the
  * page's totals, workers, top channels, channel and user views equal the API's answers, the
- * charts draw, the live tail follows its filter, and the page logs no error. Screenshots are kept
+ * charts draw, the live tail follows its filter, `herald simulate`'s load shows and the totals
+ * settle on the API's after it, and the page logs no error. Screenshots are kept
  * in .test-results/dashboard*.png.
  */
 import { spawn } from "node:child_process";
