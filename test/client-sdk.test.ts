@@ -79,7 +79,11 @@ describe("the client SDK against the gateways", () => {
           .map((m) => `${m.user.replace(`-${signal}`, "")}:${(m.data as { name?: string }).name}`)
           .sort()
           .join();
-      await waitFor(() => names() === "ada:Ada,bo:Bo", { what: "bo sees both" });
+      await waitFor(() => names() === "ada:Ada,bo:Bo", { what: "bo sees both" }).catch(async (e) => {
+        throw new Error(
+          `${e}: names=${names()} seen=${seen} presence=${JSON.stringify(await boRoom.presence())}`,
+        );
+      });
       await waitFor(() => bo.statuses.get(`ada-${signal}`)?.status === "online", {
         what: "ada online for bo",
       });

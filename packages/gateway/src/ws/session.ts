@@ -115,6 +115,9 @@ export class Session implements Sink {
   #connecting = false;
   /** The code this side closed with (reported even when the peer never answers the close). */
   #closeCode: number | undefined;
+  /** Snapshot requests (subscribe, watch) being answered, and the pushes waiting behind them. */
+  #answering = 0;
+  readonly #held: string[] = [];
   readonly #subscribed = new Set<string>();
   readonly #watched = new Set<string>();
   readonly #connectTimer: NodeJS.Timeout;
@@ -134,8 +137,25 @@ export class Session implements Sink {
     return this.#grant?.user;
   }
 
-  /** A push (or reply) to the client; a client that cannot keep up is closed, not buffered for. */
+  /**
+   * A push from the hub. While a `subscribe` or `watch` is being answered, pushes wait behind
+   * its reply: the hub may fan a change out between adding this socket and the reply going out
+   * (another feed's turn in between), and a client ignores a channel's pushes before its snapshot.
+   */
   send(frame: string): void {
+    if (this.#answering > 0) this.#held.push(frame);
+    else this.#write(frame);
+  }
+
+  /** The reply of a snapshot has gone: what waited behind it follows, in order. */
+  #released(): void {
+    if (--this.#answering > 0) return;
+    const held = this.#held.splice(0);
+    for (const frame of held) this.#write(frame);
+  }
+
+  /** A frame to the client; a client that cannot keep up is closed, not buffered for. */
+  #write(frame: string): void {
     if (this.#closed) return;
     if (this.socket.bufferedAmount > this.deps.maxBufferedBytes) {
       // A close frame would queue behind what the client is not reading: cut it off instead.
@@ -169,7 +189,7 @@ export class Session implements Sink {
       return;
     }
     const { id, method, params } = (typeof msg === "object" && msg !== null ? msg : {}) as Params;
-    const reply = (body: object) => this.send(JSON.stringify(id === undefined ? body : { id, ...body }));
+    const reply = (body: object) => this.#write(JSON.stringify(id === undefined ? body : { id, ...body }));
     if (typeof id !== "number" || !Number.isSafeInteger(id)) {
       reply(
         new InvalidParamsError('a request is {"id": <integer>, "method": "<name>", "params": {…}}').toJSON(),
@@ -184,15 +204,21 @@ export class Session implements Sink {
       );
       return;
     }
-    this.#call(method, params ?? {}).then(
-      (result) => reply({ result }),
-      (err: unknown) => {
-        const e = toHeraldError(err);
-        if (e.code === ErrorCode.Internal) this.deps.log.error({ err, method }, "WebSocket request failed");
-        reply(e.toJSON());
-        if (err instanceof NotConnectedError) this.close(Close.Unauthorized, "connect first");
-      },
-    );
+    const snapshot = method === "subscribe" || method === "watch";
+    if (snapshot) this.#answering++;
+    this.#call(method, params ?? {})
+      .then(
+        (result) => reply({ result }),
+        (err: unknown) => {
+          const e = toHeraldError(err);
+          if (e.code === ErrorCode.Internal) this.deps.log.error({ err, method }, "WebSocket request failed");
+          reply(e.toJSON());
+          if (err instanceof NotConnectedError) this.close(Close.Unauthorized, "connect first");
+        },
+      )
+      .finally(() => {
+        if (snapshot) this.#released();
+      });
   }
 
   /**
