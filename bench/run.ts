@@ -16,6 +16,7 @@ import { measureHttp } from "./measure/http.js";
 import { measureLatency } from "./measure/latency.js";
 import { measurePopulation } from "./measure/population.js";
 import { measureScaling, measureThroughput } from "./measure/throughput.js";
+import { measureWebSocket } from "./measure/websocket.js";
 
 /** What the run measured so far (kept when it is interrupted). */
 const figures: Figure[] = [];
@@ -58,10 +59,14 @@ async function run(opts: Options): Promise<void> {
     });
   }
   if (has("http")) await attempt("http", () => measureHttp(opts, figures));
+  if (has("websocket")) await attempt("websocket", () => measureWebSocket(opts, figures));
   await redis?.stop();
 }
 
-/** The order of the figures in the table (the items a, e, b, c, d, f), then scaling and http. */
+/**
+ * The order of the figures in the table (the issue's items a, e, b, c, d, f), then scaling, http
+ * and websocket.
+ */
 const ORDER: readonly string[] = [
   "heartbeats",
   "queries",
@@ -71,6 +76,7 @@ const ORDER: readonly string[] = [
   "recovery",
   "scaling",
   "http",
+  "websocket",
 ] satisfies readonly Measurement[];
 const rank = (f: Figure) => ORDER.indexOf(f.id.split(".")[0] as string);
 

@@ -10,6 +10,7 @@ export const MEASUREMENTS = [
   "recovery",
   "scaling",
   "http",
+  "websocket",
 ] as const;
 export type Measurement = (typeof MEASUREMENTS)[number];
 
@@ -23,6 +24,7 @@ const DESCRIPTIONS: Readonly<Record<Measurement, string>> = {
   recovery: "clean stop / kill -9 → caught up, replay rate",
   scaling: "heartbeat throughput with 1, 2 and 4 presence-actors",
   http: "get_user_status ×1000 and heartbeats ×1000 over HTTP vs NATS request-reply",
+  websocket: "gateway RSS per WebSocket client, CPU and join → push latency under churn",
 };
 
 /** The measurements' former names, the issue's item letters; `--only` still takes them. */
@@ -58,6 +60,12 @@ export interface Options {
   readonly scaling: readonly number[];
   /** Requests in flight, over NATS and over HTTP alike, in `http`. */
   readonly httpConcurrency: number;
+  /** WebSocket clients of `websocket`, members per channel, subscribers per channel. */
+  readonly wsClients: number;
+  readonly wsChannel: number;
+  readonly wsSubscribers: number;
+  /** Joins plus leaves per second (all clients together) in the churn phase of `websocket`. */
+  readonly wsRate: number;
 }
 
 const width = Math.max(...MEASUREMENTS.map((m) => m.length));
@@ -75,10 +83,17 @@ ${listed.join("\n")}
   --scaling        the same as --only scaling
   --http           the same as --only http
   --http-concurrency N  requests in flight in http, on either transport (default 8)
+  --websocket      the same as --only websocket
+  --ws-clients N   WebSocket clients of websocket (default 10000, quick 2000)
+  --ws-channel N   members per channel in websocket (default 100)
+  --ws-subscribers N  members of each channel that also subscribe to it (default 10; at most
+                   the channel's size: --ws-subscribers 100 is every member, 100 pushes a join)
+  --ws-rate N      joins + leaves per second, all clients together, while churning (default 200)
   --quick          short windows and fewer users, for development
   --users N        tracked users of offline, memory and recovery (default 1000000, quick 50000)
   --hb-users N     live users of heartbeats, queries and scaling (default 100000, quick 20000)
-  --window S       seconds of each sustained throughput window (default 30, quick 8)
+  --window S       seconds of each sustained throughput window, and of the churn of websocket
+                   (default 30, quick 8)
   --help           this text
 `;
 
@@ -101,6 +116,10 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   let hbUsers: number | undefined;
   let windowS: number | undefined;
   let httpConcurrency: number | undefined;
+  let wsClients: number | undefined;
+  let wsChannel: number | undefined;
+  let wsSubscribers: number | undefined;
+  let wsRate: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     switch (arg) {
@@ -120,6 +139,21 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
         break;
       case "--http-concurrency":
         httpConcurrency = positiveInt(arg, argv[++i]);
+        break;
+      case "--websocket":
+        only = new Set(["websocket"]);
+        break;
+      case "--ws-clients":
+        wsClients = positiveInt(arg, argv[++i]);
+        break;
+      case "--ws-channel":
+        wsChannel = positiveInt(arg, argv[++i]);
+        break;
+      case "--ws-subscribers":
+        wsSubscribers = positiveInt(arg, argv[++i]);
+        break;
+      case "--ws-rate":
+        wsRate = positiveInt(arg, argv[++i]);
         break;
       case "--only": {
         const list = (argv[++i] ?? "").split(",").filter((s) => s !== "");
@@ -157,5 +191,9 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
     changeMs: quick ? 6000 : 20_000,
     scaling: [1, 2, 4],
     httpConcurrency: httpConcurrency ?? 8,
+    wsClients: wsClients ?? (quick ? 2000 : 10_000),
+    wsChannel: wsChannel ?? 100,
+    wsSubscribers: wsSubscribers ?? 10,
+    wsRate: wsRate ?? 200,
   };
 }

@@ -12,7 +12,7 @@ export const resultsDir = join(repoRoot, "bench", "results");
 
 const fmt = (x: number | null, unit = ""): string => {
   if (x === null) return "—";
-  const digits = unit === "ms" || unit === "s" ? 2 : 0;
+  const digits = unit === "ms" || unit === "s" || unit === "KiB" ? 2 : 0;
   return x.toLocaleString("en", { maximumFractionDigits: Math.abs(x) < 10 && digits === 0 ? 2 : digits });
 };
 const fmtRatio = (r: number | null) => {
