@@ -65,6 +65,10 @@ export const subjects = {
   allEvents: `${EVENTS_PREFIX}>`,
   /** Every user's live status events. */
   allUserEvents: `${EVENTS_PREFIX}user.*`,
+  /** What every user's event subject starts with (the token of the user follows). */
+  userEventsPrefix: `${EVENTS_PREFIX}user.`,
+  /** What every channel's event subject starts with (the token of the channel follows). */
+  channelEventsPrefix: `${EVENTS_PREFIX}channel.`,
 } as const;
 
 /** The public KV bucket of user statuses (CONTRACT.md §6), key `token(user)`. */

@@ -1,17 +1,17 @@
 /**
- * The live event tail: every public event (`presence.events.>`, one subscription per gateway
+ * The live event tail: every public event (`subjects.allEvents`, one subscription per gateway
  * while a dashboard is open) is counted for the events-per-second chart, and passed to each
  * page whose filter it matches, at most {@link MAX_PER_FLUSH} per flush; the rest are counted as
  * dropped, so a busy cluster cannot flood a page. An event is decoded only when a filter needs it.
  */
 import type { EventBatch, TailFilter } from "@herald/dashboard";
-import { encodeToken, type PresenceEvent } from "@herald/protocol";
+import { encodeToken, type PresenceEvent, subjects } from "@herald/protocol";
 
 /** Events a page gets per flush (the monitor flushes four times a second). */
 export const MAX_PER_FLUSH = 100;
 
-const USER_PREFIX = "presence.events.user.";
-const CHANNEL_PREFIX = "presence.events.channel.";
+const USER_PREFIX = subjects.userEventsPrefix;
+const CHANNEL_PREFIX = subjects.channelEventsPrefix;
 
 /** A filter with its ids as the subject tokens they appear as. */
 interface Compiled {
