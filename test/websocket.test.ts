@@ -5,7 +5,8 @@
  * outside the token's claims, 429 over the socket's rate, 413 over its limits, frames too large);
  * pushes after a consistent snapshot; interval pushes of a large channel; token expiry and
  * refresh; a closed socket leaving at once; a client moving to the other gateway with the same
- * conn causing no offline flap; a slow consumer closed instead of buffered for.
+ * conn causing no offline flap; a slow consumer closed instead of buffered for; a peer that stops
+ * answering pings dropped, one that answers kept.
  */
 import { COMPONENTS } from "@herald/protocol";
 import { NatsServer, WorkerProcess, waitFor } from "@herald/testkit";
@@ -17,12 +18,15 @@ const SECRET = "a-test-secret-of-at-least-32-bytes!!";
 const KEY = "test-key-0123456789abcdef";
 const MAX_MEMBERS = 3;
 const GRACE_MS = 2000;
+/** The ttl of gateway C, which so pings every second (min(20 s, ttl / 3)). */
+const SHORT_TTL_MS = 3000;
 
 describe("the WebSocket edge", () => {
   let server: NatsServer;
   const workers: WorkerProcess[] = [];
   let gwA: string;
   let gwB: string;
+  let gwC: string;
   const sockets: WsClient[] = [];
   /** A socket that never connects, opened first (see "within 10 s"). */
   let idle: { socket: WsClient; openedAt: number };
@@ -69,10 +73,12 @@ describe("the WebSocket edge", () => {
     for (const name of [...COMPONENTS, "gateway"] as const) {
       workers.push(WorkerProcess.spawn(name, { ...env, NATS_URL: server.urlFor(name) }));
     }
+    const shortTtl = { ...env, PRESENCE_TTL_MS: String(SHORT_TTL_MS), NATS_URL: server.urlFor("gateway") };
+    workers.push(WorkerProcess.spawn("gateway", shortTtl));
     await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/)));
     const gateways = workers.filter((w) => w.name === "gateway");
-    [gwA, gwB] = (await Promise.all(gateways.map((g) => g.httpUrl()))) as [string, string];
-    for (const url of [gwA, gwB]) {
+    [gwA, gwB, gwC] = (await Promise.all(gateways.map((g) => g.httpUrl()))) as [string, string, string];
+    for (const url of [gwA, gwB, gwC]) {
       await waitFor(async () => (await fetch(`${url}/health`)).status === 200, { what: `${url} healthy` });
     }
     idle = { socket: await WsClient.open(gwA), openedAt: Date.now() };
@@ -442,6 +448,37 @@ describe("the WebSocket edge", () => {
       expect(pushesOf(watcher, "status", (p) => p.user === "mover").map((p) => p.status)).toEqual(["online"]);
       const r = await api("get_user_status", { users: ["mover"] });
       expect((r.statuses as { status: string }[])[0]?.status).toBe("online");
+    }, 20_000);
+  });
+
+  describe("dead peers", () => {
+    it("a socket that stops answering pings is dropped within two ping intervals and its conn times out; one that answers stays", async () => {
+      const pingMs = SHORT_TTL_MS / 3;
+      const deaf = await WsClient.open(gwC, { autoPong: false });
+      const live = await WsClient.open(gwC);
+      sockets.push(deaf, live);
+      const openedAt = Date.now();
+      let pings = 0;
+      live.ws.on("ping", () => pings++);
+      await deaf.ok("connect", { token: await token("deaf"), conn: "deaf-tab" });
+      await live.ok("connect", { token: await token("live"), conn: "live-tab" });
+      const statuses = async () =>
+        ((await api("get_user_status", { users: ["deaf", "live"] })).statuses as { status: string }[]).map(
+          (s) => s.status,
+        );
+      await waitFor(async () => (await statuses()).join() === "online,online", { what: "both online" });
+      const { code } = await deaf.closed;
+      const after = Date.now() - openedAt;
+      expect(code).toBe(1006);
+      expect(after).toBeLessThan(2 * pingMs + 800);
+      // The live one has answered pings since and is still open.
+      await waitFor(() => pings >= 3, { what: "three pings answered", timeoutMs: 4 * pingMs + 2000 });
+      expect(live.ws.readyState).toBe(live.ws.OPEN);
+      // The dropped socket's conn is left to time out (1006), so the user goes offline after its ttl.
+      await waitFor(async () => (await statuses()).join() === "offline,online", {
+        what: "deaf offline",
+        timeoutMs: SHORT_TTL_MS + 5000,
+      });
     }, 20_000);
   });
 

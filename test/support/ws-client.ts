@@ -27,8 +27,11 @@ export class WsClient {
     );
   }
 
-  static async open(baseUrl: string): Promise<WsClient> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/connection/websocket`);
+  /** Opens a socket; `autoPong: false` makes a peer that never answers pings (a dead one). */
+  static async open(baseUrl: string, o: { autoPong?: boolean } = {}): Promise<WsClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/connection/websocket`, {
+      autoPong: o.autoPong ?? true,
+    });
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);

@@ -1,8 +1,12 @@
 /**
  * The WebSocket edge (CONTRACT.md §8): `GET /connection/websocket` on the gateway's HTTP
  * listener, `ws` in no-server mode. Accepts sockets once the gateway has started, pings every
- * socket and drops one that misses a pong (a dead peer), and on the gateway's stop closes every
- * socket (1001) and ends its conn.
+ * socket once per ping interval and drops one that misses a pong (a dead peer), and on the
+ * gateway's stop closes every socket (1001) and ends its conn.
+ *
+ * Pings are spread over the interval: each socket gets one of `PING_SLOTS` slots, and one slot is
+ * pinged per tick. Pinging 10,000 sockets at once made their pongs arrive together and stalled the
+ * event loop for 160–250 ms, delaying every push behind it (bench/RESULTS.md).
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -14,6 +18,8 @@ import { Close, Session, type SessionDeps } from "./session.js";
 export const WEBSOCKET_PATH = "/connection/websocket";
 /** Largest frame a client may send. */
 export const MAX_FRAME_BYTES = 64 * 1024;
+/** How many slices a ping interval is cut into. */
+const PING_SLOTS = 50;
 
 export interface EdgeOptions {
   /** What sessions need, once the gateway has started (sockets are refused 503 before). */
@@ -27,6 +33,10 @@ export class WebSocketEdge {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   readonly #sessions = new Map<WebSocket, Session>();
   readonly #alive = new WeakSet<WebSocket>();
+  /** The sockets of each ping slot; a socket keeps its slot, so it is checked once per interval. */
+  readonly #slots: Set<WebSocket>[] = Array.from({ length: PING_SLOTS }, () => new Set());
+  #nextSlot = 0;
+  #tick = 0;
   readonly #pinger: NodeJS.Timeout;
   readonly #o: EdgeOptions;
   readonly #closes: Counter<"code">;
@@ -52,7 +62,7 @@ export class WebSocketEdge {
       this.#upgrade(req, socket, head),
     );
     http.addHook("onClose", async () => this.close());
-    this.#pinger = setInterval(() => this.#ping(), o.pingMs);
+    this.#pinger = setInterval(() => this.#ping(), Math.max(1, Math.floor(o.pingMs / PING_SLOTS)));
     this.#pinger.unref();
   }
 
@@ -80,6 +90,8 @@ export class WebSocketEdge {
   #accept(ws: WebSocket, deps: Omit<SessionDeps, "closed">): void {
     const session = new Session(ws, { ...deps, closed: (code) => this.#closes.inc({ code: String(code) }) });
     this.#sessions.set(ws, session);
+    const slot = this.#slots[this.#nextSlot++ % PING_SLOTS] as Set<WebSocket>;
+    slot.add(ws);
     this.#alive.add(ws);
     ws.on("pong", () => this.#alive.add(ws));
     ws.on("message", (data, isBinary) => {
@@ -91,6 +103,7 @@ export class WebSocketEdge {
     });
     ws.on("close", (code) => {
       this.#sessions.delete(ws);
+      slot.delete(ws);
       session.ended(code);
     });
     ws.on("error", (err) => {
@@ -99,9 +112,10 @@ export class WebSocketEdge {
     });
   }
 
-  /** Every socket that did not answer the last ping is dropped; the others are pinged again. */
+  /** In this tick's slot, a socket that did not answer its last ping is dropped; the others are pinged again. */
   #ping(): void {
-    for (const ws of this.#sessions.keys()) {
+    const slot = this.#slots[this.#tick++ % PING_SLOTS] as Set<WebSocket>;
+    for (const ws of slot) {
       if (!this.#alive.has(ws)) {
         ws.terminate();
         continue;
