@@ -80,6 +80,7 @@ export async function start(ctx: WorkerContext): Promise<PresenceActorApp> {
             owner,
             snapshotIntervalMs: config.snapshotIntervalMs,
             leaseValid: () => leases.valid(p),
+            regainLease: (signal) => leases.regain(p, signal),
             restoring,
             onHalt(err) {
               if (runners.get(p) === runner) runners.delete(p);

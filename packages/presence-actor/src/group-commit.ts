@@ -20,6 +20,8 @@ export interface GroupCommitOptions {
   readonly fence: CheckpointFence;
   /** Whether our lease is still valid by our own clock; checked before every append. */
   readonly leaseValid: () => boolean;
+  /** Waits for a lease that ran out to be renewed in time (true) or lost (false). */
+  readonly regainLease: () => Promise<boolean>;
   /** A group could not be stored (or the partition is fenced): the runner must stop. */
   readonly onFailure: (err: Error) => void;
   /** The runner is stopping: a failed append is not tried again (the first try still runs). */
@@ -113,8 +115,8 @@ export class GroupCommit {
     if (seq > this.#replayTo) {
       this.#storing = true;
       try {
-        if (!this.#o.leaseValid())
-          throw new FencedError(this.#o.partition, "our lease ran out before it was renewed");
+        if (!this.#o.leaseValid() && !(await this.#o.regainLease()))
+          throw new FencedError(this.#o.partition, "our lease ran out and was not renewed in time");
         await this.#append(out);
         await this.#o.fence.move(seq);
       } finally {

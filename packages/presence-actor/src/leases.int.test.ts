@@ -237,4 +237,46 @@ describe("Leases", () => {
       expect(roundsAfter, `p${handed[i]} taken ${roundsAfter} rounds after b left`).toBeLessThanOrEqual(2);
     }
   });
+
+  it("a lease that ran out while the server stalled is renewed once it answers, not given up", async () => {
+    const server = await startServer();
+    const a = await member(server.url, "a");
+    await waitFor(() => a.running.size === PARTITIONS, { what: "a holds every partition" });
+    const pid = server.pid as number;
+    // The server stops answering (as one busy storing a flood would), longer than the ttl.
+    process.kill(pid, "SIGSTOP");
+    let regained: Promise<boolean> | undefined;
+    let settled = false;
+    try {
+      await waitFor(() => !a.leases.valid(0), { what: "the lease ran out by a's clock" });
+      regained = a.leases.regain(0, new AbortController().signal);
+      void regained.then(() => {
+        settled = true;
+      });
+      const stalledAt = Date.now();
+      await waitFor(() => Date.now() - stalledAt > TTL_MS, { what: "a ttl of stall" });
+      expect(settled, "regain waits while the server does not answer").toBe(false);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    expect(await regained).toBe(true);
+    expect(a.leases.valid(0)).toBe(true);
+    // Nothing was given up: no partition stopped, every lease still a's.
+    expect(a.running.size).toBe(PARTITIONS);
+    expect(a.leases.held).toHaveLength(PARTITIONS);
+  });
+
+  it("regain answers false for a lease someone else took", async () => {
+    const server = await startServer();
+    const a = await member(server.url, "a");
+    await waitFor(() => a.running.size === PARTITIONS, { what: "a holds every partition" });
+    const nc = await connect({ servers: server.url });
+    cleanup.push(() => nc.close());
+    const kv = await new Kvm(nc).open(buckets.leases);
+    const taken: LeaseValue = { owner: "z", expires_at_ms: Date.now() + 60_000 };
+    await kv.put("p3", JSON.stringify(taken));
+    await waitFor(() => !a.running.has(3), { what: "a stopped p3" });
+    expect(await a.leases.regain(3, new AbortController().signal)).toBe(false);
+    expect(a.leases.held).not.toContain(3);
+  });
 });

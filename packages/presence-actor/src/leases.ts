@@ -31,6 +31,7 @@ export interface LeaseHandlers {
 }
 
 const key = partitionKeys.lease;
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const encoder = new TextEncoder();
 
 export class Leases {
@@ -64,6 +65,33 @@ export class Leases {
   valid(p: number, now = Date.now()): boolean {
     const lease = this.#held.get(p);
     return lease !== undefined && now < lease.validUntil;
+  }
+
+  /**
+   * After our lease of `p` ran out by our clock with the partition still running (renewals
+   * answered later than the margin: a server busy storing a flood), waits for a renewal that
+   * lands in time instead of giving the partition up. True once the lease is valid again; false
+   * once it is lost (someone else wrote it) or `signal` is aborted. Nothing may be stored
+   * meanwhile; a renewal by compare-and-set that succeeds proves no one took the lease, so the
+   * partition goes on with what it applied rather than being fenced and replayed.
+   */
+  async regain(p: number, signal: AbortSignal): Promise<boolean> {
+    let logged = false;
+    for (;;) {
+      if (this.valid(p)) {
+        if (logged) this.log.info({ partition: p }, "lease renewed in time again; going on");
+        return true;
+      }
+      if (!this.#held.has(p) || signal.aborted) return false;
+      if (!logged) {
+        this.log.warn({ partition: p }, "lease ran out before it was renewed; waiting for a renewal");
+        logged = true;
+      }
+      const before = this.#held.get(p)?.validUntil;
+      await this.#renewNow();
+      // A renewal that failed at once (no server): not again at once.
+      if (this.#held.get(p)?.validUntil === before) await delay(Math.min(this.opts.renewMs, 250));
+    }
   }
 
   /**

@@ -62,7 +62,13 @@ describe("PartitionRunner on a cluster", () => {
         snapshots: await new Objm(nc).open(objectStores.snapshots),
         log,
       },
-      { owner: "test", snapshotIntervalMs: 60_000, leaseValid: () => true, onHalt: () => undefined },
+      {
+        owner: "test",
+        snapshotIntervalMs: 60_000,
+        leaseValid: () => true,
+        regainLease: async () => false,
+        onHalt: () => undefined,
+      },
     );
     cleanup.push(() => runner.stop());
     await runner.start();

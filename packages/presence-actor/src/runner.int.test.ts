@@ -99,6 +99,7 @@ describe("PartitionRunner", () => {
         owner: `test-${Math.random()}`,
         snapshotIntervalMs: config.snapshotIntervalMs,
         leaseValid: () => true,
+        regainLease: async () => false,
         onHalt: (err) => halts.push(err),
         ...opts,
       },
@@ -235,18 +236,55 @@ describe("PartitionRunner", () => {
     ]);
   });
 
-  it("stops without appending when its lease has run out by its own clock", async () => {
+  it("stops without appending when its lease has run out by its own clock and is lost", async () => {
     const { server, config, nc, send } = await setup();
     let valid = true;
-    const a = await runner(config, server.url, { leaseValid: () => valid });
+    let asked = 0;
+    const a = await runner(config, server.url, {
+      leaseValid: () => valid,
+      regainLease: async () => {
+        asked++;
+        return false;
+      },
+    });
     const now = Date.now();
     await send([{ type: "heartbeat", user: "y", conn: "k", ttl_ms: 600_000, at_ms: now }]);
     await waitFor(async () => (await storedEvents(nc)).length === 1, { what: "y online" });
     valid = false;
     await send([{ type: "disconnect", user: "y", conn: "k", at_ms: now + 1 }]);
     await waitFor(() => a.halts.length === 1, { what: "a stopped" });
+    expect(asked).toBe(1);
     expect(a.halts[0]?.message).toMatch(/lease ran out/);
     expect(await storedEvents(nc)).toHaveLength(1);
+  });
+
+  it("waits for a lease renewed late and goes on with what it applied: not fenced, nothing replayed", async () => {
+    const { server, config, nc, send } = await setup();
+    let valid = true;
+    let renewed: (() => void) | undefined;
+    const a = await runner(config, server.url, {
+      leaseValid: () => valid,
+      // Resolves once the test lets the late renewal land.
+      regainLease: () =>
+        new Promise<boolean>((resolve) => {
+          renewed = () => {
+            valid = true;
+            resolve(true);
+          };
+        }),
+    });
+    const now = Date.now();
+    await send([{ type: "heartbeat", user: "z", conn: "k", ttl_ms: 600_000, at_ms: now }]);
+    await waitFor(async () => (await storedEvents(nc)).length === 1, { what: "z online" });
+    valid = false;
+    await send([{ type: "disconnect", user: "z", conn: "k", at_ms: now + 1 }]);
+    await waitFor(() => renewed !== undefined, { what: "waiting for the lease" });
+    // Nothing is stored while the lease is not valid.
+    expect(await storedEvents(nc)).toHaveLength(1);
+    renewed?.();
+    await waitFor(async () => (await storedEvents(nc)).length === 2, { what: "z offline stored" });
+    expect(a.halts).toEqual([]);
+    expect(a.runner.partition.users.get("z")?.value).toMatchObject({ status: { offline: "retained" } });
   });
 
   it("the stream is the only input: replaying it gives exactly the stored events, ids included", async () => {

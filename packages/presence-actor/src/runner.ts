@@ -42,6 +42,8 @@ export interface RunnerOptions {
   readonly snapshotIntervalMs: number;
   /** Whether our lease is still valid by our own clock; checked before every append. */
   leaseValid(): boolean;
+  /** Waits for a lease that ran out to be renewed in time (true) or lost (false; `Leases.regain`). */
+  regainLease(signal: AbortSignal): Promise<boolean>;
   /** Runs the reading and restoring of the snapshot (the process lets one partition at a time). */
   restoring?<T>(work: () => Promise<T>): Promise<T>;
   /**
@@ -131,6 +133,7 @@ export class PartitionRunner {
       publisher: deps.publisher,
       fence: this.#fence,
       leaseValid: () => opts.leaseValid(),
+      regainLease: () => opts.regainLease(signal),
       onFailure: (err) => this.#halt(err),
       stopping: () => signal.aborted,
       ...(deps.metrics !== undefined ? { stored: (out) => deps.metrics?.stored(out) } : {}),

@@ -21,9 +21,12 @@ import type { PresenceView } from "../view.js";
 import { ChannelReplica } from "./replica.js";
 import { StatusReplica } from "./status-replica.js";
 
-/** Where a subscriber's pushes go: one JSON text frame each. */
+/**
+ * Where a subscriber's pushes go: one JSON text frame each, as a string or already encoded
+ * (UTF-8) when the same frame goes to several sockets.
+ */
 export interface Sink {
-  send(frame: string): void;
+  send(frame: string | Buffer): void;
 }
 
 interface Entry<R, E> {
@@ -246,7 +249,9 @@ export class Hub {
 
   #fanOut(sinks: ReadonlySet<Sink>, push: object | undefined): void {
     if (push === undefined || sinks.size === 0) return;
-    const f = frame(push);
+    const text = frame(push);
+    // Encoded once, not again by every socket's send.
+    const f = sinks.size > 1 ? Buffer.from(text) : text;
     for (const sink of sinks) sink.send(f);
   }
 }

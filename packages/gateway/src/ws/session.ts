@@ -41,7 +41,10 @@ export const Close = {
 
 /** What a socket needs from the connection it is on. */
 export interface Socket {
+  /** A text frame. */
   send(data: string): void;
+  /** A frame already encoded: with `binary: false`, the UTF-8 of a text frame. */
+  send(data: Buffer, opts: { binary: boolean }): void;
   close(code: number, reason: string): void;
   /** Cuts the connection without a closing handshake. */
   terminate(): void;
@@ -117,7 +120,7 @@ export class Session implements Sink {
   #closeCode: number | undefined;
   /** Snapshot requests (subscribe, watch) being answered, and the pushes waiting behind them. */
   #answering = 0;
-  readonly #held: string[] = [];
+  readonly #held: (string | Buffer)[] = [];
   readonly #subscribed = new Set<string>();
   readonly #watched = new Set<string>();
   readonly #connectTimer: NodeJS.Timeout;
@@ -142,7 +145,7 @@ export class Session implements Sink {
    * its reply: the hub may fan a change out between adding this socket and the reply going out
    * (another feed's turn in between), and a client ignores a channel's pushes before its snapshot.
    */
-  send(frame: string): void {
+  send(frame: string | Buffer): void {
     if (this.#answering > 0) this.#held.push(frame);
     else this.#write(frame);
   }
@@ -155,7 +158,7 @@ export class Session implements Sink {
   }
 
   /** A frame to the client; a client that cannot keep up is closed, not buffered for. */
-  #write(frame: string): void {
+  #write(frame: string | Buffer): void {
     if (this.#closed) return;
     if (this.socket.bufferedAmount > this.deps.maxBufferedBytes) {
       // A close frame would queue behind what the client is not reading: cut it off instead.
@@ -169,7 +172,8 @@ export class Session implements Sink {
       }
       return;
     }
-    this.socket.send(frame);
+    if (typeof frame === "string") this.socket.send(frame);
+    else this.socket.send(frame, { binary: false });
   }
 
   close(code: number, reason: string): void {
