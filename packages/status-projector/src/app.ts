@@ -2,12 +2,14 @@
  * status-projector: folds the facts of the events stream into the KV projections
  * (`presence_status`, `presence_members`), idempotently. It owns those buckets. Wiring only:
  * the durable consumer (consumer.ts), the reader (fact-reader.ts), the loop that applies
- * batches (projector.ts), the pure core (project.ts) and the KV writer (kv-writer.ts).
+ * batches (projector.ts), the pure core (project.ts) and the KV writer (kv-writer.ts); old delete
+ * markers of the members bucket are removed on a timer (marker-purge.ts).
  */
 import { buckets, consumers, streams } from "@herald/protocol";
 import type { App, WorkerContext } from "@herald/runtime";
 import { ensureConsumer } from "./consumer.js";
 import { KvWriter } from "./kv-writer.js";
+import { MarkerPurge } from "./marker-purge.js";
 import { projectorMetrics } from "./metrics.js";
 import { Projector, type ProjectorStats } from "./projector.js";
 import { tuning } from "./tuning.js";
@@ -43,5 +45,21 @@ export async function startProjector(ctx: WorkerContext, opts: ProjectorOptions 
     "status-projector started",
   );
   projectorMetrics(ctx.metrics, () => projector.stats);
-  return { close: () => projector.close(), stats: () => ({ ...projector.stats }) };
+  const markers = new MarkerPurge(
+    ctx.jsm,
+    {
+      maxAgeMs: tuning.markerMaxAgeMs,
+      everyMs: tuning.markerPurgeEveryMs,
+      concurrency: tuning.markerPurgeConcurrency,
+    },
+    log.child({ module: "marker-purge" }),
+  );
+  markers.start();
+  return {
+    close: async () => {
+      await markers.stop();
+      await projector.close();
+    },
+    stats: () => ({ ...projector.stats }),
+  };
 }

@@ -35,6 +35,16 @@ export const tuning = {
   retryMaxMs: 2000,
   /** How long `close()` waits for the batch in hand. */
   closeTimeoutMs: 2500,
+  /**
+   * Delete markers of the members bucket older than this are removed (marker-purge.ts). Far
+   * above how late a fact can be written (ack_wait and the write's retries), and the gateways
+   * reload the bucket after a watch gap of a third of it (gateway tuning `watchReloadAfterMs`).
+   */
+  markerMaxAgeMs: 15 * 60_000,
+  /** How often the members bucket is scanned for old markers. */
+  markerPurgeEveryMs: 5 * 60_000,
+  /** Purge requests in flight at once. */
+  markerPurgeConcurrency: 16,
 } as const;
 
 /** The rebuild of the projections (rebuild.ts). */
