@@ -3,6 +3,10 @@
  * `presence_members`). The view is ready once both watches have delivered the values the
  * buckets held when watching began: the watch marks the last of them (and every later one) as
  * an update; a bucket that was empty delivers none, which its status tells.
+ *
+ * A watch that was behind for `reloadAfterMs` loads its bucket again rather than resuming (old
+ * delete markers are removed, so a leave missed for that long may leave nothing to see): what
+ * the bucket still holds is applied where it differs, and keys it no longer holds are removed.
  */
 import { buckets, compile, internalSchemas, type MemberDoc, type StatusDoc, schemas } from "@herald/protocol";
 import { type Logger, retry, Watchdog } from "@herald/runtime";
@@ -15,14 +19,25 @@ import type { PresenceView } from "./view.js";
 const checkStatus = compile(schemas.StatusDoc);
 const checkMember = compile(internalSchemas.MemberDoc);
 
+export interface FeedOptions {
+  /** How often each watch is checked for silence. */
+  readonly checkMs: number;
+  /** A watch behind for this long loads its bucket again instead of resuming. */
+  readonly reloadAfterMs: number;
+}
+
 export interface FeedStats {
   readonly ready: boolean;
   /** KV values that were not JSON or failed their schema (left out of the view). */
   readonly invalid_values: number;
+  /** Times a bucket was loaded again after its watch had been behind too long. */
+  readonly reloads: number;
 }
 
 interface Target<T> {
   readonly bucket: string;
+  /** What the view holds of this bucket, by key. */
+  readonly held: () => ReadonlyMap<string, T>;
   readonly check: { explain(value: unknown, at?: string): string | undefined };
   readonly put: (key: string, doc: T) => void;
   readonly remove: (key: string) => void;
@@ -34,27 +49,35 @@ export class KvFeed {
   #ready: Promise<void> = Promise.resolve();
   #isReady = false;
   #invalid = 0;
+  #reloads = 0;
   readonly #pending = new Map<string, number>();
 
   #stopped = false;
   readonly #abort = new AbortController();
 
-  private constructor() {}
+  private constructor(private readonly opts: FeedOptions) {}
 
   /** Starts both watches; resolves once they are set up (not necessarily ready). */
-  static async start(nc: NatsConnection, view: PresenceView, log: Logger): Promise<KvFeed> {
-    const feed = new KvFeed();
+  static async start(
+    nc: NatsConnection,
+    view: PresenceView,
+    log: Logger,
+    opts: FeedOptions = { checkMs: tuning.watchCheckMs, reloadAfterMs: tuning.watchReloadAfterMs },
+  ): Promise<KvFeed> {
+    const feed = new KvFeed(opts);
     // Short request timeouts: on nats-server 2.9 a new watch's consumer may be placed on a
     // cluster node that is down, and its creation then waits for the timeout before another try.
     const kvm = new Kvm(jetstream(nc, { timeout: tuning.watchRequestTimeoutMs }));
     const status: Target<StatusDoc> = {
       bucket: buckets.status,
+      held: () => view.statusByKey,
       check: checkStatus,
       put: (key, doc) => view.putStatus(key, doc),
       remove: (key) => view.deleteStatus(key),
     };
     const members: Target<MemberDoc> = {
       bucket: buckets.members,
+      held: () => view.membersByKey,
       check: checkMember,
       put: (key, doc) => view.putMember(key, doc),
       remove: (key) => view.deleteMember(key),
@@ -88,7 +111,7 @@ export class KvFeed {
   }
 
   stats(): FeedStats {
-    return { ready: this.#isReady, invalid_values: this.#invalid };
+    return { ready: this.#isReady, invalid_values: this.#invalid, reloads: this.#reloads };
   }
 
   async stop(): Promise<void> {
@@ -103,7 +126,8 @@ export class KvFeed {
    * while the feed is running (the server or a cluster node went away and its consumer could
    * not be made again) is started again from the revision after the last one applied, so the
    * view never stays stale. So is a watch that went silent while the bucket moved on (on
-   * nats-server 2.9 its consumer can be lost with a cluster node and not come back).
+   * nats-server 2.9 its consumer can be lost with a cluster node and not come back). One that
+   * was behind for `reloadAfterMs` is started again from the beginning of the bucket instead.
    */
   async #watch<T>(kvm: Kvm, target: Target<T>, log: Logger): Promise<{ loaded: Promise<void> }> {
     const kv = await kvm.open(target.bucket);
@@ -119,14 +143,38 @@ export class KvFeed {
     });
     let revision = 0;
     let watch = await kv.watch();
+    /** When the watch was last known to have everything (a value, or a check finding it current). */
+    let currentAt = Date.now();
+    /** Set when the watch was behind too long: the next watch loads the bucket again. */
+    let reload = false;
+    /** Keys the view held when a reload began that the reload has not delivered yet. */
+    let unseen: Set<string> | undefined;
+    const caughtUp = () => {
+      if (Date.now() - currentAt > this.opts.reloadAfterMs && !reload) {
+        log.warn(
+          { revision, behindMs: Date.now() - currentAt },
+          "KV watch was behind too long; loading the bucket again",
+        );
+        reload = true;
+        watch.stop();
+      }
+      currentAt = Date.now();
+    };
+    const sweep = () => {
+      if (unseen === undefined) return;
+      for (const key of unseen) target.remove(key);
+      log.info({ removed: unseen.size }, "bucket loaded again");
+      unseen = undefined;
+    };
     // A watch that went silent while the bucket moved on (its consumer lost with a node).
     const watchdog = new Watchdog({
-      intervalMs: tuning.watchCheckMs,
+      intervalMs: this.opts.checkMs,
       log,
-      probe: async () => ({
-        behind: (await kv.status()).streamInfo.state.last_seq > revision,
-        received: revision,
-      }),
+      probe: async () => {
+        const behind = (await kv.status()).streamInfo.state.last_seq > revision;
+        if (!behind) caughtUp();
+        return { behind, received: revision };
+      },
       onStall: async () => {
         log.warn({ revision }, "KV watch is silent; watching again");
         watch.stop();
@@ -140,24 +188,39 @@ export class KvFeed {
         for (;;) {
           try {
             for await (const entry of watch) {
+              caughtUp();
+              if (reload) break;
               revision = entry.revision;
               this.#pending.set(target.bucket, entry.delta ?? 0);
-              this.#apply(entry, target, log);
-              if (entry.isUpdate || entry.delta === 0) markReady();
+              unseen?.delete(entry.key);
+              this.#apply(entry, target, log, unseen !== undefined);
+              if (entry.isUpdate || entry.delta === 0) {
+                markReady();
+                sweep();
+              }
             }
           } catch (err) {
             log.warn({ err }, "KV watch ended with an error");
           }
           if (this.#stopped) return;
           try {
-            watch = await retry(() => kv.watch({ resumeFromRevision: revision + 1 }), {
+            // A reload cut short is begun again: resuming would not deliver the keys it had not reached.
+            const again = reload || unseen !== undefined;
+            watch = await retry(() => (again ? kv.watch() : kv.watch({ resumeFromRevision: revision + 1 })), {
               what: "starting the KV watch again",
               minDelayMs: 200,
               maxDelayMs: 5000,
               signal: this.#abort.signal,
               log,
             });
-            log.info({ revision }, "KV watch started again");
+            if (again) {
+              reload = false;
+              this.#reloads++;
+              unseen = new Set(target.held().keys());
+              if ((await kv.status()).values === 0) sweep();
+            }
+            currentAt = Date.now();
+            log.info({ revision, reload: again }, "KV watch started again");
           } catch {
             return; // stopped
           }
@@ -169,7 +232,8 @@ export class KvFeed {
     return { loaded: ready };
   }
 
-  #apply<T>(entry: KvWatchEntry, target: Target<T>, log: Logger): void {
+  /** Applies one entry; during a reload, a value the view already holds as is changes nothing. */
+  #apply<T>(entry: KvWatchEntry, target: Target<T>, log: Logger, reloading: boolean): void {
     if (entry.operation !== "PUT") {
       target.remove(entry.key);
       return;
@@ -189,6 +253,7 @@ export class KvFeed {
       target.remove(entry.key);
       return;
     }
+    if (reloading && JSON.stringify(target.held().get(entry.key)) === JSON.stringify(value)) return;
     target.put(entry.key, value as T);
   }
 }

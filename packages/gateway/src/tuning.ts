@@ -2,6 +2,8 @@
  * The gateway's tuning, in one place. Operators set what they may need to change through the
  * validated configuration; these are defaults that suit every deployment measured so far.
  */
+import { MEMBER_MARKER_MAX_AGE_MS } from "@herald/protocol";
+
 export const tuning = {
   /**
    * Commands per command-stream message before it is sent at once: a message is one step of its
@@ -24,6 +26,12 @@ export const tuning = {
   verdictTimeoutMs: 4000,
   /** How often a KV watch is checked for silence; two quiet checks behind the bucket restart it. */
   watchCheckMs: 2000,
+  /**
+   * A KV watch that was behind for this long (cut off from the server, or its consumer lost)
+   * loads its bucket again instead of resuming: old delete markers of the members bucket are
+   * removed after MEMBER_MARKER_MAX_AGE_MS, so a leave missed for longer may leave no trace.
+   */
+  watchReloadAfterMs: MEMBER_MARKER_MAX_AGE_MS / 3,
   /** Timeout of the view's JetStream requests (making a watch, the bucket's status). */
   watchRequestTimeoutMs: 2000,
   /**

@@ -94,6 +94,16 @@ export class PresenceView {
     return old;
   }
 
+  /** Every status document by its KV key (for a reload of the bucket). */
+  get statusByKey(): ReadonlyMap<string, StatusDoc> {
+    return this.#status;
+  }
+
+  /** Every member by its KV key (for a reload of the bucket). */
+  get membersByKey(): ReadonlyMap<string, MemberDoc> {
+    return this.#members;
+  }
+
   /** The status document of `user`, as stored (hidden users included). */
   statusDoc(user: string): StatusDoc | undefined {
     return this.#status.get(encodeToken(user));

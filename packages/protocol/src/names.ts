@@ -103,6 +103,13 @@ export const buckets = {
   checkpoints: "herald_checkpoints",
 } as const;
 
+/**
+ * How old a delete marker of the members bucket gets before status-projector removes it. A
+ * gateway whose watch of the bucket was cut off for a third of this loads the bucket again
+ * rather than resuming, since a leave it missed may have left no marker to see.
+ */
+export const MEMBER_MARKER_MAX_AGE_MS = 15 * 60_000;
+
 /** Object store buckets (internal). */
 export const objectStores = {
   /** presence-actor partition snapshots, object `p<n>`: state plus the sequence it covers. */

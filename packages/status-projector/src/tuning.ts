@@ -3,6 +3,8 @@
  * they may need to change through the validated configuration; these are the defaults.
  */
 
+import { MEMBER_MARKER_MAX_AGE_MS } from "@herald/protocol";
+
 export const tuning = {
   /** Most facts folded into one batch of KV writes. */
   batchMax: 500,
@@ -36,11 +38,10 @@ export const tuning = {
   /** How long `close()` waits for the batch in hand. */
   closeTimeoutMs: 2500,
   /**
-   * Delete markers of the members bucket older than this are removed (marker-purge.ts). Far
-   * above how late a fact can be written (ack_wait and the write's retries), and the gateways
-   * reload the bucket after a watch gap of a third of it (gateway tuning `watchReloadAfterMs`).
+   * Delete markers of the members bucket older than this are removed (marker-purge.ts): far
+   * above how late a fact can be written (ack_wait and the write's retries).
    */
-  markerMaxAgeMs: 15 * 60_000,
+  markerMaxAgeMs: MEMBER_MARKER_MAX_AGE_MS,
   /** How often the members bucket is scanned for old markers. */
   markerPurgeEveryMs: 5 * 60_000,
   /** Purge requests in flight at once. */
