@@ -10,6 +10,7 @@
  */
 import { COMPONENTS } from "@herald/protocol";
 import { NatsServer, WorkerProcess, waitFor } from "@herald/testkit";
+import { connect } from "@nats-io/transport-node";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Push, signToken, WsClient } from "./support/ws-client.js";
@@ -482,9 +483,34 @@ describe("the WebSocket edge", () => {
     }, 20_000);
   });
 
-  it("/metrics counts the open sockets", async () => {
+  it("/metrics counts the open sockets, and each gateway's stats its connected clients", async () => {
     const text = await fetch(`${gwA}/metrics`).then((r) => r.text());
     const open = Number(/herald_websocket_connections\{[^}]*\} (\d+)/.exec(text)?.[1]);
     expect(open).toBeGreaterThan(0);
+
+    const { c } = await connected("counted", { url: gwB });
+    const nc = await connect(server.optionsFor("admin"));
+    try {
+      const clientsOf = async () => {
+        const counts: number[] = [];
+        const replies = await nc.requestMany("herald.admin.stats.gateway", "", {
+          maxMessages: 3,
+          maxWait: 5000,
+        });
+        for await (const m of replies)
+          counts.push((m.json() as { websocket_clients: number }).websocket_clients);
+        return counts;
+      };
+      const before = await clientsOf();
+      expect(before).toHaveLength(3);
+      expect(before.every((n) => Number.isInteger(n) && n >= 0)).toBe(true);
+      c.close();
+      await c.closed;
+      // One fewer in all once the gateway has seen the close.
+      const total = (ns: number[]) => ns.reduce((a, b) => a + b, 0);
+      await waitFor(async () => total(await clientsOf()) === total(before) - 1, { what: "one client fewer" });
+    } finally {
+      await nc.close();
+    }
   });
 });

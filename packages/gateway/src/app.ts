@@ -186,6 +186,8 @@ export async function start(ctx: WorkerContext, opts: GatewayOptions = {}): Prom
       view: { ...feed.stats(), ...view.counts },
       // What the view holds: users by the status others see, live conns, channels, members.
       totals: view.totals(),
+      // WebSocket clients connected to this gateway (each keeps one conn live).
+      websocket_clients: sockets.heartbeats.size,
       websocket_subscriptions: sockets.hub.stats,
     }),
     async close() {
