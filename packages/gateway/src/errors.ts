@@ -44,7 +44,7 @@ export class VerdictTimeoutError extends HeraldError {
   constructor(readonly timeoutMs: number) {
     super(
       ErrorCode.NotReady,
-      `not confirmed: the command is stored, but the owner of the user's partition did not confirm it within ${timeoutMs} ms; it applies once an owner takes the partition`,
+      `not confirmed: the command is stored, but the owner of the user's partition did not confirm it within ${timeoutMs} ms (it is behind, or the partition is moving); it applies when an owner reaches it`,
     );
   }
 }
