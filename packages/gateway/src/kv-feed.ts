@@ -171,8 +171,10 @@ export class KvFeed {
       intervalMs: this.opts.checkMs,
       log,
       probe: async () => {
-        const behind = (await kv.status()).streamInfo.state.last_seq > revision;
+        const status = await kv.status();
+        const behind = status.streamInfo.state.last_seq > revision;
         if (!behind) caughtUp();
+        if (status.values === 0) sweep(); // a reload of a bucket now empty
         return { behind, received: revision };
       },
       onStall: async () => {
@@ -203,26 +205,40 @@ export class KvFeed {
             log.warn({ err }, "KV watch ended with an error");
           }
           if (this.#stopped) return;
+          let again = false;
           try {
-            // A reload cut short is begun again: resuming would not deliver the keys it had not reached.
-            const again = reload || unseen !== undefined;
-            watch = await retry(() => (again ? kv.watch() : kv.watch({ resumeFromRevision: revision + 1 })), {
-              what: "starting the KV watch again",
-              minDelayMs: 200,
-              maxDelayMs: 5000,
-              signal: this.#abort.signal,
-              log,
-            });
-            if (again) {
-              reload = false;
-              this.#reloads++;
-              unseen = new Set(target.held().keys());
-              if ((await kv.status()).values === 0) sweep();
-            }
-            currentAt = Date.now();
-            log.info({ revision, reload: again }, "KV watch started again");
+            watch = await retry(
+              () => {
+                // Decided at each try: an outage that outlasts the threshold makes it a reload, and
+                // a reload cut short is begun again (resuming would not deliver what it had not reached).
+                again = reload || unseen !== undefined || Date.now() - currentAt > this.opts.reloadAfterMs;
+                return again ? kv.watch() : kv.watch({ resumeFromRevision: revision + 1 });
+              },
+              {
+                what: "starting the KV watch again",
+                minDelayMs: 200,
+                maxDelayMs: 5000,
+                signal: this.#abort.signal,
+                log,
+              },
+            );
           } catch {
             return; // stopped
+          }
+          log.info({ revision, reload: again }, "KV watch started again");
+          if (again) {
+            reload = false;
+            this.#reloads++;
+            unseen = new Set(target.held().keys());
+            currentAt = Date.now();
+            // An empty bucket delivers nothing that ends the reload (else the watchdog's check does).
+            if (
+              await kv.status().then(
+                (s) => s.values === 0,
+                () => false,
+              )
+            )
+              sweep();
           }
         }
       })(),

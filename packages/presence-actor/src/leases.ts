@@ -30,13 +30,23 @@ export interface LeaseHandlers {
   released(p: number): Promise<void>;
 }
 
+interface Held {
+  readonly revision: number;
+  readonly validUntil: number;
+  readonly acquisition: number;
+}
+
 const key = partitionKeys.lease;
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const encoder = new TextEncoder();
 
 export class Leases {
-  /** Partition → revision of our lease, and until when (our clock) we may act on it. */
-  readonly #held = new Map<number, { revision: number; validUntil: number }>();
+  /**
+   * Partition → revision of our lease, until when (our clock) we may act on it, and which of
+   * our acquisitions of it this is (renewals keep it).
+   */
+  readonly #held = new Map<number, Held>();
+  #acquisitions = 0;
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> = Promise.resolve();
   #closed = false;
@@ -73,24 +83,32 @@ export class Leases {
    * lands in time instead of giving the partition up. True once the lease is valid again; false
    * once it is lost (someone else wrote it) or `signal` is aborted. Nothing may be stored
    * meanwhile; a renewal by compare-and-set that succeeds proves no one took the lease, so the
-   * partition goes on with what it applied rather than being fenced and replayed.
+   * partition goes on with what it applied rather than being fenced and replayed. Gives up
+   * (false) after six ttls: a process that cannot renew in time for that long lets the lease go.
    */
   async regain(p: number, signal: AbortSignal): Promise<boolean> {
+    // The acquisition the waiting runner belongs to: a later one (the partition dropped and
+    // taken again meanwhile) is another runner's.
+    const acquisition = this.#held.get(p)?.acquisition;
+    const giveUpAt = Date.now() + 6 * this.opts.ttlMs;
     let logged = false;
     for (;;) {
-      if (this.valid(p)) {
+      const held = this.#held.get(p);
+      if (signal.aborted || held === undefined || held.acquisition !== acquisition) return false;
+      if (Date.now() < held.validUntil) {
         if (logged) this.log.info({ partition: p }, "lease renewed in time again; going on");
         return true;
       }
-      if (!this.#held.has(p) || signal.aborted) return false;
+      if (Date.now() > giveUpAt) {
+        this.log.warn({ partition: p }, "lease not renewed in time for six ttls; giving it up");
+        return false;
+      }
       if (!logged) {
         this.log.warn({ partition: p }, "lease ran out before it was renewed; waiting for a renewal");
         logged = true;
       }
-      const before = this.#held.get(p)?.validUntil;
       await this.#renewNow();
-      // A renewal that failed at once (no server): not again at once.
-      if (this.#held.get(p)?.validUntil === before) await delay(Math.min(this.opts.renewMs, 250));
+      if (!this.valid(p)) await delay(Math.min(this.opts.renewMs, 250)); // not back to back
     }
   }
 
@@ -176,7 +194,7 @@ export class Leases {
           revision === 0
             ? await this.kv.create(key(p), this.#value(now))
             : await this.kv.update(key(p), this.#value(now), revision);
-        this.#held.set(p, this.#lease(now, rev));
+        this.#held.set(p, this.#lease(now, rev, ++this.#acquisitions));
         this.log.info({ partition: p }, "lease acquired");
         await this.handlers.acquired(p);
       } catch {
@@ -193,11 +211,12 @@ export class Leases {
    */
   async #renew(now: number): Promise<void> {
     await Promise.all(
-      [...this.#held].map(async ([p, { revision }]) => {
+      [...this.#held].map(async ([p, { revision, acquisition }]) => {
         try {
           const renewed = await this.kv.update(key(p), this.#value(now), revision);
           // Given back meanwhile (a release finished while this renewal was in flight): not ours.
-          if (this.#held.get(p)?.revision === revision) this.#held.set(p, this.#lease(now, renewed));
+          if (this.#held.get(p)?.revision === revision)
+            this.#held.set(p, this.#lease(now, renewed, acquisition));
         } catch (err) {
           if (!isWrongLastSequence(err)) {
             this.log.warn({ partition: p, err }, "lease renewal failed; trying again at the next one");
@@ -253,8 +272,8 @@ export class Leases {
     return owners.size;
   }
 
-  #lease(sentAt: number, revision: number): { revision: number; validUntil: number } {
-    return { revision, validUntil: sentAt + this.opts.ttlMs - this.opts.renewMs };
+  #lease(sentAt: number, revision: number, acquisition: number): Held {
+    return { revision, validUntil: sentAt + this.opts.ttlMs - this.opts.renewMs, acquisition };
   }
 
   /**

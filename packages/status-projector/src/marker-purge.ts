@@ -10,6 +10,11 @@
  * gateway cut off for longer reloads the bucket instead (gateway/kv-feed.ts). The purge removes
  * the marker's sequence and what came before it on that key, never a value written after it
  * (the member joining again with the same conn). Several projectors may run it; it is idempotent.
+ *
+ * What this gives up: a write held up for longer than `maxAgeMs` (a projector process paused
+ * for 15 minutes in the middle of a batch, its facts long since delivered again to another)
+ * finds no marker and could bring back a member who left. Delivered again after 30 s and
+ * retried for seconds, a write is not normally that late.
  */
 import { buckets, kvNames } from "@herald/protocol";
 import type { Logger } from "@herald/runtime";
@@ -88,19 +93,24 @@ export class MarkerPurge {
     const old: OldMarker[] = [];
     let scanned = 0;
     const info = await this.jsm.streams.info(stream);
-    if (info.state.messages > 0) {
-      const js = this.jsm.jetstream();
-      const consumer = await js.consumers.get(stream, {
-        deliver_policy: DeliverPolicy.LastPerSubject,
-        filter_subjects: `${prefix}>`,
-        headers_only: true,
-      });
+    // The newest message stays even when it is an old marker: without it the stream's last
+    // sequence would be above every message it holds, and a watch would look behind for good.
+    const last = info.state.last_seq;
+    const js = this.jsm.jetstream();
+    const consumer = await js.consumers.get(stream, {
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      filter_subjects: `${prefix}>`,
+      headers_only: true,
+    });
+    // Asked of the consumer, not the stream: messages counted a moment ago may have been
+    // purged since (by another projector), and a consume with nothing to deliver never ends.
+    if ((await consumer.info(true)).num_pending > 0) {
       const messages = await consumer.consume();
       try {
         for await (const m of messages) {
           scanned++;
           const op = m.headers?.get(kvNames.operationHeader) ?? "";
-          if (MARKERS.has(op) && now - m.time.getTime() >= this.opts.maxAgeMs)
+          if (MARKERS.has(op) && m.seq !== last && now - m.time.getTime() >= this.opts.maxAgeMs)
             old.push({ subject: m.subject, seq: m.seq });
           if (m.info.pending === 0 || this.#stopped) break;
         }
@@ -108,6 +118,7 @@ export class MarkerPurge {
         await messages.close();
       }
     }
+    await consumer.delete().catch(() => undefined); // else the server drops it after a while
     return { scanned, old };
   }
 
