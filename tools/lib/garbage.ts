@@ -69,6 +69,8 @@ const conn = fc.constantFrom("g0", "g1", "g2");
  * allows (tuning.maxClockAheadMs), with room for the time between making it and storing it.
  */
 const BEYOND_SKEW_MS = 65_000;
+/** Ahead, but within that: applied as at most a second ahead (tuning.clockSkewMs), ending no conn early. */
+const WITHIN_SKEW_MS = 30_000;
 
 const BAD_IDS = ["", "\u0000", "x".repeat(CONTRACT.idMaxBytes + 1), "\ud800", 5, null, [], {}];
 const BAD_TIMES = [-1, 1.5, CONTRACT.timeMaxMs + 1, 1e300, "1000", null];
@@ -118,8 +120,11 @@ function commands(now: () => number): fc.Arbitrary<Record<string, unknown>> {
       fc
         .tuple(fc.constantFrom(...Object.keys(cmd)), fc.constantFrom<unknown>(...BAD_IDS, ...BAD_TIMES))
         .map(([field, x]) => ({ ...cmd, [field]: x })),
-      // Beyond the clock skew the owner allows: dead-lettered, the partition's clock unmoved.
-      fc.constantFrom(BEYOND_SKEW_MS, 3_600_000, 1e9).map((ahead) => ({ ...cmd, at_ms: now() + ahead })),
+      // Beyond the clock skew the owner allows: dead-lettered, the partition's clock unmoved;
+      // within it: applied as stamped a second ahead at most.
+      fc
+        .constantFrom(WITHIN_SKEW_MS, BEYOND_SKEW_MS, 3_600_000, 1e9)
+        .map((ahead) => ({ ...cmd, at_ms: now() + ahead })),
       fc
         .constantFrom(...DATA_TEXTS)
         .map((data) => ({ ...cmd, type: "join", conn: "g0", channel: "gz-room 0", data, ttl_ms: 30_000 })),
@@ -209,7 +214,9 @@ export function garbage(opts: GarbageOptions): fc.Arbitrary<Garbage> {
             .oneof(
               // Read when each value is made: a time fixed when the arbitrary was built would fall
               // within the allowed skew as the run goes on, and move the partition's clock.
-              fc.constantFrom(BEYOND_SKEW_MS, 86_400_000).map((ahead): unknown => now() + ahead),
+              fc
+                .constantFrom(WITHIN_SKEW_MS, BEYOND_SKEW_MS, 86_400_000)
+                .map((ahead): unknown => now() + ahead),
               fc.constant(3_600_000).map((ago): unknown => now() - ago),
               fc.constantFrom<unknown>(1e300, -1, 1.5, "1000", null, 0, CONTRACT.timeMaxMs + 1),
             )

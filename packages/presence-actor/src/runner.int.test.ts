@@ -9,6 +9,7 @@ import {
   type Config,
   decodeCommandBatch,
   encodeCommandBatch,
+  encodeTick,
   headers as H,
   internalSubjects,
   loadConfig,
@@ -285,6 +286,28 @@ describe("PartitionRunner", () => {
     await waitFor(async () => (await storedEvents(nc)).length === 2, { what: "z offline stored" });
     expect(a.halts).toEqual([]);
     expect(a.runner.partition.users.get("z")?.value).toMatchObject({ status: { offline: "retained" } });
+  });
+
+  it("a tick or a stamp 30 s ahead of the time stored is taken as at most a second ahead: no conn ends early", async () => {
+    const { server, config, nc, js, send } = await setup();
+    await runner(config, server.url);
+    const now = Date.now();
+    await send([{ type: "heartbeat", user: "w", conn: "k", ttl_ms: 10_000, at_ms: now }]);
+    await waitFor(async () => statuses(await storedEvents(nc), "w").length === 1, { what: "w online" });
+    // A tick and a command from a clock 30 s fast (or forged by a holder of those credentials).
+    await js.publish(internalSubjects.ticks(P), encodeTick(now + 30_000));
+    await send([{ type: "heartbeat", user: "x", conn: "k", ttl_ms: 10_000, at_ms: now + 30_000 }]);
+    const events = await waitFor(
+      async () => {
+        const e = await storedEvents(nc);
+        return statuses(e, "x").length === 1 && e;
+      },
+      { what: "x online" },
+    );
+    // Applied after the tick, and w's conn (10 s) is still live: the clock moved a second at most.
+    expect(statuses(events, "w")).toEqual(["online"]);
+    const x = events.find((e) => e.body.user === "x")?.body as { at_ms: number };
+    expect(x.at_ms).toBeLessThanOrEqual(Date.now() + 1000);
   });
 
   it("the stream is the only input: replaying it gives exactly the stored events, ids included", async () => {

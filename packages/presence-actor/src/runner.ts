@@ -288,8 +288,11 @@ export class PartitionRunner {
       batch = undefined;
       if (!replaying) outputs.push(this.#deadLetter(m, m.data, err.message));
     }
-    // Nothing stamped beyond the time it was stored (and the clocks' allowed skew) is trusted.
-    const latest = Math.floor(m.info.timestampNanos / 1e6) + tuning.maxClockAheadMs;
+    // Nothing stamped beyond the time it was stored (and the clocks' allowed skew) is trusted:
+    // far ahead it is dead-lettered, a little ahead it is taken as stamped at most a skew ahead.
+    const storedAt = Math.floor(m.info.timestampNanos / 1e6);
+    const latest = storedAt + tuning.maxClockAheadMs;
+    const skewed = storedAt + tuning.clockSkewMs;
     if (batch !== undefined) {
       for (const [i, cmd] of batch.cmds.entries()) {
         if (cmd.at_ms > latest) {
@@ -301,7 +304,8 @@ export class PartitionRunner {
         }
         let refusal: Refusal | undefined;
         try {
-          refusal = this.partition.apply(cmd, `${this.id}.${seq}.${i}`, out);
+          const stamped = cmd.at_ms > skewed ? { ...cmd, at_ms: skewed } : cmd;
+          refusal = this.partition.apply(stamped, `${this.id}.${seq}.${i}`, out);
         } catch (err) {
           // A command that cannot be applied is set aside; the partition goes on with the next.
           if (!replaying) {
@@ -320,7 +324,7 @@ export class PartitionRunner {
             outputs.push(this.#deadLetter(m, m.data, reason, "tick"));
           }
         } else {
-          this.partition.advance(batch.tick, out);
+          this.partition.advance(Math.min(batch.tick, skewed), out);
         }
         this.#tickInFlight = false;
       }

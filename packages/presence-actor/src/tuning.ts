@@ -38,4 +38,10 @@ export const tuning = {
    * trusted (it would move the partition's clock, which never goes back): it is dead-lettered.
    */
   maxClockAheadMs: 60_000,
+  /**
+   * A stamp (or tick) ahead of the time stored by less than `maxClockAheadMs` is applied as if
+   * stamped at most this far ahead: clocks in sync are within it, and a stamp from a fast clock
+   * (or a forged one) cannot end conns early by more than this.
+   */
+  clockSkewMs: 1000,
 } as const;
