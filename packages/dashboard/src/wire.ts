@@ -47,7 +47,7 @@ export interface Totals {
   readonly conns: number;
   readonly channels: number;
   readonly members: number;
-  /** WebSocket clients of the gateway that serves the page. */
+  /** WebSocket clients of every gateway that answered (this gateway's alone until they have). */
   readonly ws_clients: number;
 }
 
@@ -83,6 +83,8 @@ export interface WorkerRow {
   readonly lag?: number;
   /** Messages it set aside in the dead-letter stream since it started (when it says). */
   readonly dead_letters?: number;
+  /** gateway: the WebSocket clients connected to it. */
+  readonly ws_clients?: number;
   /** Its work per second: commands appended (gateway), applied (presence-actor), facts projected (status-projector). */
   readonly rate_per_s: number | null;
   readonly health: Health;

@@ -3,7 +3,7 @@
  * argument): rates from the difference between two samples, query latency from the histogram's
  * buckets observed in between, the workers table, and the recent points of the charts.
  */
-import type { ChannelCount, SeriesPoint, Tick } from "@herald/dashboard";
+import type { ChannelCount, SeriesPoint, Tick, WorkerRow } from "@herald/dashboard";
 import { bucketsSince, quantile } from "./histogram.js";
 import type { RegistrySample } from "./registry.js";
 import { commandsPerSecond, unownedPartitions, WorkerTable } from "./workers.js";
@@ -77,7 +77,10 @@ export class Sampler {
     while ((this.#series[0]?.at_ms ?? s.atMs) < s.atMs - SERIES_WINDOW_MS) this.#series.shift();
     return {
       ...point,
-      totals: s.registry.totals,
+      totals: {
+        ...s.registry.totals,
+        ws_clients: wsClients(this.#workerRows) ?? s.registry.totals.ws_clients,
+      },
       view_ready: s.registry.viewReady,
       workers: this.#workerRows,
       workers_at_ms: this.#workersAt,
@@ -89,4 +92,10 @@ export class Sampler {
       top_channels: s.topChannels,
     };
   }
+}
+
+/** The WebSocket clients of every gateway that answered, or undefined when none said. */
+function wsClients(rows: readonly WorkerRow[]): number | undefined {
+  const counts = rows.filter((r) => r.answered && r.ws_clients !== undefined).map((r) => r.ws_clients ?? 0);
+  return counts.length === 0 ? undefined : counts.reduce((a, b) => a + b, 0);
 }

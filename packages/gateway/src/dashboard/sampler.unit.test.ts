@@ -34,6 +34,23 @@ describe("the dashboard's sampler", () => {
     expect(s.series).toHaveLength(2);
   });
 
+  it("counts the WebSocket clients of every gateway that answered, and this one's before they have", () => {
+    const s = new Sampler(1);
+    expect(s.next(sample(0, 0, 0, 0)).totals.ws_clients).toBe(0);
+    const gateway = (pid: number, clients: number) => ({
+      component: "gateway",
+      pid,
+      uptime_ms: 1000,
+      memory: { rss: 1, heapUsed: 1 },
+      websocket_clients: clients,
+    });
+    const t = s.next(
+      sample(1000, 0, 0, 0, [gateway(1, 3), gateway(2, 4), { component: "status-projector", pid: 3 }]),
+    );
+    expect(t.totals.ws_clients).toBe(7);
+    expect(t.workers.find((w) => w.pid === 1)?.ws_clients).toBe(3);
+  });
+
   it("owns no partition without an actor once the workers answered, and keeps the window's points", () => {
     const s = new Sampler(2);
     const t = s.next(sample(0, 0, 0, 0, []));

@@ -69,6 +69,7 @@ export function parseStats(
   const deadLetters = s.component === "status-projector" ? num(s.deadLettered) : num(s.dead_letters);
   const owner = typeof s.owner === "string" ? s.owner : undefined;
   const caughtUp = num(s.caught_up);
+  const wsClients = s.component === "gateway" ? num(s.websocket_clients) : undefined;
   const counter = num(s[WORK[s.component]]);
   return {
     key: `${s.component}:${pid}`,
@@ -82,6 +83,7 @@ export function parseStats(
     ...(caughtUp !== undefined ? { caught_up: caughtUp } : {}),
     ...(lag !== undefined ? { lag } : {}),
     ...(deadLetters !== undefined ? { dead_letters: deadLetters } : {}),
+    ...(wsClients !== undefined ? { ws_clients: wsClients } : {}),
     rate_per_s: null,
     answered: true,
     ...(counter !== undefined ? { counter } : {}),
