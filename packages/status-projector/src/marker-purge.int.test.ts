@@ -15,9 +15,9 @@ import { MarkerPurge } from "./marker-purge.js";
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
-it("removes delete markers older than the age, and nothing else", async () => {
-  await using server = await NatsServer.start();
-  const nc = await connect({ servers: server.url });
+it("removes delete markers older than the age, and nothing else (as the status-projector user)", async () => {
+  await using server = await NatsServer.start({ auth: true });
+  const nc = await connect(server.optionsFor("status-projector"));
   try {
     const jsm = await jetstreamManager(nc);
     await ensureResources(nc, jsm, loadConfig({ NATS_URL: server.url }), "status-projector", log);
@@ -54,6 +54,9 @@ it("removes delete markers older than the age, and nothing else", async () => {
     expect((await kv.get("back"))?.string()).toBe('{"again":true}');
     expect((await kv.get("live"))?.operation).toBe("PUT");
 
+    // Every request was within the status-projector user's permissions.
+    expect(server.permissionViolations()).toEqual([]);
+
     // Idempotent: a second run finds nothing.
     expect(await purge(0)).toEqual({ scanned: 2, purged: 0 });
 
@@ -69,6 +72,7 @@ it("removes delete markers older than the age, and nothing else", async () => {
     await kv.put("race", '{"rejoined":true}');
     expect(await purger.remove(old)).toBe(0);
     expect((await kv.get("race"))?.string()).toBe('{"rejoined":true}');
+    expect(server.permissionViolations()).toEqual([]);
   } finally {
     await nc.close();
   }
