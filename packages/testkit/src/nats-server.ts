@@ -310,7 +310,22 @@ export class NatsServer implements AsyncDisposable {
 export class NatsCluster implements AsyncDisposable {
   private constructor(readonly servers: readonly NatsServer[]) {}
 
+  /**
+   * Starts `size` nodes. Their ports are chosen before the nodes bind them (the routes name
+   * them), so another process may take one in between: then the nodes are stopped and started
+   * again on other ports (up to three times, and only for that).
+   */
   static async start(size = 3, opts: { readonly readyTimeoutMs?: number } = {}): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsCluster.#startOnce(size, opts);
+      } catch (err) {
+        if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  static async #startOnce(size: number, opts: { readonly readyTimeoutMs?: number }): Promise<NatsCluster> {
     const clientPorts: number[] = [];
     const clusterPorts: number[] = [];
     for (let i = 0; i < size; i++) {
@@ -320,7 +335,7 @@ export class NatsCluster implements AsyncDisposable {
     const name = `herald-${process.pid}-${clientPorts[0]}`;
     const servers: NatsServer[] = [];
     try {
-      const started = await Promise.all(
+      const started = await Promise.allSettled(
         clientPorts.map((port, i) =>
           NatsServer.start({
             port,
@@ -333,7 +348,10 @@ export class NatsCluster implements AsyncDisposable {
           }),
         ),
       );
-      servers.push(...started);
+      // Every node that did start is stopped again if another failed.
+      for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
+      const failed = started.find((r) => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
       const cluster = new NatsCluster(servers);
       await cluster.waitHealthy(opts.readyTimeoutMs ?? 30_000);
       return cluster;
