@@ -24,7 +24,7 @@ import {
   streams,
   subjects,
 } from "@herald/protocol";
-import { NatsServer, WorkerProcess, waitFor } from "@herald/testkit";
+import { NatsServer, seededRandom, WorkerProcess, waitFor } from "@herald/testkit";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -43,18 +43,6 @@ const GRACE_MS = 300;
  * kill -9 or a server restart takes seconds, so more means a gateway that is stuck.
  */
 const RESEND_LIMIT = { ms: 30_000, unavailable: 60 };
-
-/** mulberry32: a small seeded generator, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ModelUser {
   /** Long-lived conns (never time out during the test) → channel → data. */
@@ -310,13 +298,13 @@ describe(`chaos (CHAOS_SEED=${SEED})`, () => {
   }
 
   it("loses nothing acknowledged and stores no change twice while processes die", async () => {
-    const random = rng(SEED);
+    const random = seededRandom(SEED);
     loadStart = Date.now();
     const until = loadStart + LOAD_MS;
     const userSeeds = Array.from({ length: USERS }, () => Math.floor(random() * 2 ** 31));
     await Promise.all([
-      chaos(rng(Math.floor(random() * 2 ** 31)), until),
-      ...userSeeds.map((seed, i) => live(`user ${i}.x`, rng(seed), until)),
+      chaos(seededRandom(Math.floor(random() * 2 ** 31)), until),
+      ...userSeeds.map((seed, i) => live(`user ${i}.x`, seededRandom(seed), until)),
     ]);
     console.log(
       `chaos (CHAOS_SEED=${SEED}): ${stats.acked} acknowledged commands, ${stats.retries} retries (${stats.ambiguous} without reply), ${stats.refused} updates refused; ${stats.kills.join(", ")}`,

@@ -27,7 +27,7 @@
  * that fails. Refusals the state may give (409, 413, 429) and 503 are counted and shown.
  */
 import { buckets, COMPONENTS, type Component, kvNames } from "@herald/protocol";
-import { waitFor } from "@herald/testkit";
+import { seededRandom, waitFor } from "@herald/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Canary } from "./lib/canary.js";
 import type { ApiInput } from "./lib/inputs.js";
@@ -82,18 +82,7 @@ const RSS_SAMPLES = 5;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-/** mulberry32: a small seeded generator. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(SEED);
+const random = seededRandom(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
 

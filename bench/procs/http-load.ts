@@ -5,12 +5,12 @@
  * the given other processes (Linux /proc) over the window is measured too, so the bench can say
  * what a request costs each process on either path.
  */
-import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { subjects } from "@herald/protocol";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { serve } from "../lib/ipc.js";
+import { cpuSeconds } from "../lib/procfs.js";
 import { heartbeatBodies, userId } from "../lib/users.js";
 
 export type Transport = "nats" | "http";
@@ -51,21 +51,6 @@ let nc: NatsConnection | undefined;
 let setup: Setup | undefined;
 let bodies: Buffer[] = [];
 let agent: Agent | undefined;
-
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
-const TICKS = 100;
-
-/** CPU seconds (user + system) of `pid` so far, or NaN when it cannot be read. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces), from field 3: utime is 14, stime 15.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(rest[11]) + Number(rest[12])) / TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 function cpuNow(pids: Record<string, number>): Record<string, number> {
   const own = process.cpuUsage();

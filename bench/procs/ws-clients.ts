@@ -330,23 +330,28 @@ const handlers = {
       errors++;
       firstError ??= `${method}: ${r.error?.code} ${r.error?.message}`;
     };
+    /** A join or leave sent now, waiting for its pushes. */
+    const pending = (c: (typeof candidates)[number]): Pending => {
+      const now = performance.now();
+      const measured = now >= measureFrom;
+      return {
+        t0: now,
+        at: performance.timeOrigin + now,
+        measured,
+        observed: false,
+        deliveries: 0,
+        expected: c.channel.subscribers,
+      };
+    };
     const leave = (): boolean => {
       // A few random tries for a free member; the pool is large, so one almost always does.
       for (let tries = 0; tries < 8; tries++) {
         const c = candidates[Math.floor(Math.random() * candidates.length)];
         if (c === undefined || !c.joined || c.busy) continue;
-        const now = performance.now();
-        const measured = now >= measureFrom;
-        if (measured) leaves++;
+        const p = pending(c);
+        if (p.measured) leaves++;
         c.busy = true;
-        pendingLeaves.set(c.user, {
-          t0: now,
-          at: performance.timeOrigin + now,
-          measured,
-          observed: false,
-          deliveries: 0,
-          expected: c.channel.subscribers,
-        });
+        pendingLeaves.set(c.user, p);
         track(
           c.call("leave", { channel: c.channel.name }).then((r) => {
             c.busy = false;
@@ -366,18 +371,10 @@ const handlers = {
     const join = (): boolean => {
       const c = out.shift();
       if (c === undefined) return false;
-      const now = performance.now();
-      const measured = now >= measureFrom;
-      if (measured) joins++;
+      const p = pending(c);
+      if (p.measured) joins++;
       c.busy = true;
-      pendingJoins.set(c.user, {
-        t0: now,
-        at: performance.timeOrigin + now,
-        measured,
-        observed: false,
-        deliveries: 0,
-        expected: c.channel.subscribers,
-      });
+      pendingJoins.set(c.user, p);
       track(
         c.call("join", { channel: c.channel.name }).then((r) => {
           c.busy = false;
@@ -388,7 +385,7 @@ const handlers = {
             return;
           }
           c.joined = true;
-          if (measured) replyMs.push(performance.now() - now);
+          if (p.measured) replyMs.push(performance.now() - p.t0);
         }),
       );
       return true;

@@ -15,6 +15,7 @@ export {
   type NatsServerOptions,
   natsServerBinary,
 } from "./nats-server.js";
+export { seededRandom } from "./random.js";
 export { failTest, type WaitOptions, waitFor } from "./wait.js";
 export {
   type Exit,

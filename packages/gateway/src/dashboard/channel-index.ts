@@ -3,7 +3,9 @@
  * list of channels to rank (its queries name one channel), so while a dashboard is open its
  * monitor watches `presence_members` itself, keeping each visible member's key, channel and user
  * (not its data), and per channel its members and users, counted as `presence_stats` counts
- * them. Started and stopped with the monitor; its memory is about that of the keys.
+ * them. Started and stopped with the monitor; its memory is about that of the keys. A watch
+ * that ends is started again from the beginning of the bucket, the counts with it: resuming could
+ * miss a leave whose delete marker was removed meanwhile (status-projector's marker-purge.ts).
  */
 
 import type { ChannelCount } from "@herald/dashboard";
@@ -47,22 +49,18 @@ export class ChannelIndex {
   static async start(nc: NatsConnection, log: Logger): Promise<ChannelIndex> {
     const index = new ChannelIndex(log);
     const kv = await new Kvm(jetstream(nc)).open(buckets.members);
-    let revision = 0;
     let watch = await kv.watch();
     index.#stop = () => watch.stop();
     index.#loop = (async () => {
       for (;;) {
         try {
-          for await (const entry of watch) {
-            revision = entry.revision;
-            index.#apply(entry);
-          }
+          for await (const entry of watch) index.#apply(entry);
         } catch (err) {
           log.debug({ err }, "dashboard: members watch ended");
         }
         if (index.#abort.signal.aborted) return;
         try {
-          watch = await retry(() => kv.watch({ resumeFromRevision: revision + 1 }), {
+          watch = await retry(() => kv.watch(), {
             what: "watching presence_members again (dashboard)",
             minDelayMs: 200,
             maxDelayMs: 5000,
@@ -72,6 +70,8 @@ export class ChannelIndex {
         } catch {
           return; // stopped
         }
+        index.#members.clear();
+        index.#channels.clear();
       }
     })();
     return index;
