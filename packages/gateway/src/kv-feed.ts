@@ -150,15 +150,16 @@ export class KvFeed {
     /** Keys the view held when a reload began that the reload has not delivered yet. */
     let unseen: Set<string> | undefined;
     const caughtUp = () => {
-      if (Date.now() - currentAt > this.opts.reloadAfterMs && !reload) {
+      const now = Date.now();
+      if (now - currentAt > this.opts.reloadAfterMs && !reload) {
         log.warn(
-          { revision, behindMs: Date.now() - currentAt },
+          { revision, behindMs: now - currentAt },
           "KV watch was behind too long; loading the bucket again",
         );
         reload = true;
         watch.stop();
       }
-      currentAt = Date.now();
+      currentAt = now;
     };
     const sweep = () => {
       if (unseen === undefined) return;
